@@ -1,0 +1,7 @@
+"""The data layer: read and validate transaction logs, summarise them, simulate them."""
+
+from clvmodels.data.summary import TIME_UNITS, rfm_summary, time_unit_days
+from clvmodels.data.transactions import read_transactions, validate_transactions
+
+__all__ = ["rfm_summary", "read_transactions", "validate_transactions", "TIME_UNITS",
+           "time_unit_days"]

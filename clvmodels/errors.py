@@ -1,0 +1,80 @@
+"""Exception and warning types shared by every layer of clvmodels.
+
+Every error a user can cause derives from :class:`CLVError`, itself a
+:class:`ValueError`, so ``except ValueError`` keeps working and the command
+line can tell a user's mistake (exit status 2) from a bug (exit status 1).
+Warnings have their own categories so they can be filtered precisely.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CLVError",
+    "InvalidTransactionsError",
+    "InvalidSummaryError",
+    "InvalidParameterError",
+    "NotFittedError",
+    "ModelFileError",
+    "UnitMismatchError",
+    "CLVWarning",
+    "ConvergenceWarning",
+    "ExcludedCustomersWarning",
+    "StatisticalWarning",
+    "HessianWarning",
+]
+
+
+class CLVError(ValueError):
+    """Base class of the errors a user of clvmodels can cause (bad input, wrong call)."""
+
+
+class InvalidTransactionsError(CLVError):
+    """A transaction log has a missing column, bad values, or inconsistent dates.
+
+    ``problems`` holds one message per problem found (all problems are
+    collected before raising, so a user fixes them in one pass).
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
+
+
+class InvalidSummaryError(CLVError):
+    """A customer summary (frequency, recency, T, ...) is missing columns or has invalid values."""
+
+
+class InvalidParameterError(CLVError):
+    """A model parameter or function argument is outside its valid range."""
+
+
+class NotFittedError(CLVError, AttributeError):
+    """A model was used before ``fit`` (or ``from_params``) gave it parameters."""
+
+
+class ModelFileError(CLVError):
+    """A saved model file is unreadable, of an unknown version, or fails validation."""
+
+
+class UnitMismatchError(CLVError):
+    """Two objects that must share a time unit (a model and a summary, say) do not."""
+
+
+class CLVWarning(UserWarning):
+    """Base class of the warnings clvmodels issues."""
+
+
+class ConvergenceWarning(CLVWarning):
+    """The optimiser did not converge; the message says which parameter and why."""
+
+
+class ExcludedCustomersWarning(CLVWarning):
+    """Some customers were left out of a result; the message says how many and why."""
+
+
+class StatisticalWarning(CLVWarning):
+    """A statistical assumption looks violated, or a result is numerically doubtful."""
+
+
+class HessianWarning(StatisticalWarning):
+    """The Hessian at the optimum is not positive definite: no standard errors."""
