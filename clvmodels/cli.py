@@ -83,11 +83,10 @@ def _summarize_from_args(args):
 
 
 def _cmd_summarize(args):
-    from clvmodels.data.tables import atomic_path, table_format, write_table
+    from clvmodels.data.tables import check_writable, table_format, write_table
 
-    table_format(args.out)  # fail on a bad extension before reading anything
-    with atomic_path(args.out):  # fail on an unwritable directory before reading anything
-        pass
+    table_format(args.out)  # fail on a bad extension or directory before reading anything
+    check_writable(args.out)
     summary = _summarize_from_args(args)
     write_table(summary, args.out)
     if not args.quiet:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from clvmodels.errors import CLVError
 
-__all__ = ["atomic_path", "write_table", "table_format", "jsonable"]
+__all__ = ["atomic_path", "check_writable", "write_table", "table_format", "jsonable"]
 
 
 def table_format(path) -> str:
@@ -33,12 +33,10 @@ def table_format(path) -> str:
     )
 
 
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+def check_writable(path) -> Path:
+    """Raise a :class:`~clvmodels.errors.CLVError` unless ``path`` can be written.
 
-    The destination directory must exist and be writable; otherwise a
-    :class:`~clvmodels.errors.CLVError` says so before any work is done.
+    Call it before long work, so a run fails early rather than after the work.
     """
     path = Path(os.fspath(path))
     directory = path.parent if str(path.parent) else Path(".")
@@ -46,6 +44,19 @@ def atomic_path(path):
         raise CLVError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist.")
     if not os.access(directory, os.W_OK):
         raise CLVError(f"cannot write {str(path)!r}: directory {str(directory)!r} is not writable.")
+    if path.is_dir():
+        raise CLVError(f"cannot write {str(path)!r}: it is a directory.")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = check_writable(path)
+    directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:

@@ -128,10 +128,11 @@ def _check_file_columns(path, wanted, have):
 
 def _rows_message(column: str, what: str, positions: np.ndarray, values, fix: str) -> str:
     n = len(positions)
-    shown = ", ".join(
-        f"{int(p)} ({_fmt(v)})" for p, v in zip(positions[:_MAX_SHOWN], values[:_MAX_SHOWN], strict=False)
-    )
+    pairs = zip(positions[:_MAX_SHOWN], values[:_MAX_SHOWN], strict=False)
+    shown = ", ".join(f"{int(p)} ({_fmt(v)})" for p, v in pairs)
     more = f" and {n - _MAX_SHOWN} more" if n > _MAX_SHOWN else ""
+    if n == 1:
+        what = what.replace("are ", "is ", 1).replace("have ", "has ", 1)
     plural = "row" if n == 1 else "rows"
     return f"column {column!r}: {n} {plural} {what}: row {shown}{more}. {fix}"
 
@@ -141,6 +142,8 @@ def _fmt(v) -> str:
         return "missing"
     if v is pd.NaT:
         return "missing"
+    if isinstance(v, (np.datetime64, pd.Timestamp)):
+        return str(pd.Timestamp(v))
     return repr(v.item() if hasattr(v, "item") else v)
 
 
