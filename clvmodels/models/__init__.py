@@ -1,0 +1,14 @@
+"""Probabilistic customer-base models ("buy till you die") and their shared machinery.
+
+Each model is a module of pure functions (log-likelihood, analytic gradient,
+predictions) plus a thin estimator class built on
+:class:`clvmodels.models._base.BaseModel`; :mod:`clvmodels.models._fit` does
+the maximum-likelihood work. Saved models are read back with
+:func:`clvmodels.models.io.load_model`.
+"""
+
+from clvmodels.models._base import BaseModel
+from clvmodels.models.bgnbd import BGNBD
+from clvmodels.models.io import load_model
+
+__all__ = ["BaseModel", "BGNBD", "load_model"]

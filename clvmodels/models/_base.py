@@ -1,0 +1,686 @@
+"""The estimator base class every model in :mod:`clvmodels.models` derives from.
+
+How a model plugs in
+--------------------
+A model is a module with pure functions (log-likelihood, analytic gradient,
+predictions) and a thin class that subclasses :class:`BaseModel` and fills in
+a few class attributes and two hooks. :mod:`clvmodels.models.bgnbd` is the
+worked example to copy. The complete list:
+
+``_model_type`` (str)
+    Unique name written into saved files, e.g. ``"BGNBD"``. Setting it
+    registers the class, so :func:`clvmodels.models.io.load_model` can find
+    it (any module under ``clvmodels/models/`` is found automatically).
+``_param_names`` (tuple of str)
+    Parameter names in the order of the ``params`` arrays the pure functions
+    take, e.g. ``("r", "alpha", "a", "b")``. All parameters must be positive
+    (they are optimised on the log scale).
+``_data_columns`` (tuple of str)
+    Column names of the data, in the order the pure functions take them,
+    e.g. ``("frequency", "recency", "T")``. ``fit(summary)`` reads these
+    columns; ``fit(frequency=..., recency=..., T=...)`` takes them by keyword.
+``_integer_columns``, ``_bounded_by``, ``_zero_implies_zero``, ``_positive_columns``
+    Declarative validation: columns that must hold whole numbers; pairs
+    ``{column: upper_bound_column}`` (``recency <= T``); pairs
+    ``{column: other}`` such that ``column == 0`` requires ``other == 0``
+    (no repeat purchase means recency 0); columns that must be > 0 rather
+    than >= 0. All columns must be finite and non-negative.
+``_loglik_and_gradient(params, *data, weights)`` (staticmethod)
+    Weighted total log-likelihood (float) and its gradient with respect to
+    the natural parameters (ndarray). Usually ``bgnbd._loglik_and_gradient``.
+``_start_values(self, *data, weights)``
+    List of natural-scale start arrays. The first is the default start; the
+    others are deterministic alternatives (``n_starts`` of them are tried and
+    the best optimum kept).
+
+Optional: ``_check_data(self, data, index)`` returning a list of extra
+problem messages (model-specific validation), ``_log_bounds`` (bounds on the
+log-parameters), and ``__init__`` with extra hyperparameters (keep the
+scikit-learn rule: only store the arguments). Prediction methods call
+``self._prediction_data(summary, "method_name")`` which checks fitted-ness,
+the time unit and the data, and returns ``(data_dict, index)``; they return a
+Series indexed like the summary.
+
+Everything else comes from here: ``fit`` (compression to unique rows,
+L-BFGS-B on log-parameters, Hessian standard errors; see
+:mod:`clvmodels.models._fit`), ``from_params``, ``summary()``, ``aic``,
+``bic``, ``save``, the fitted attributes ``params_``, ``log_likelihood_``,
+``n_customers_``, ``converged_``, ``covariance_``, ``fit_info_``,
+``time_unit_``, and scikit-learn's ``get_params``/``set_params``/``clone``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from clvmodels._version import __version__
+from clvmodels.errors import (
+    InvalidParameterError,
+    InvalidSummaryError,
+    ModelFileError,
+    NotFittedError,
+    UnitMismatchError,
+)
+from clvmodels.models._fit import (
+    DEFAULT_LOG_BOUNDS,
+    FitResult,
+    fit_maximum_likelihood,
+    summary_table,
+)
+
+__all__ = ["BaseModel", "MODEL_REGISTRY", "FORMAT_VERSION", "validate_data", "check_is_fitted"]
+
+#: Version of the JSON layout written by :meth:`BaseModel.save`.
+FORMAT_VERSION = 1
+
+#: model type name -> class, filled in when a subclass defines ``_model_type``.
+MODEL_REGISTRY: dict[str, type[BaseModel]] = {}
+
+_SHOW = 5  # rows shown in an error message
+
+
+def check_is_fitted(model: BaseModel, method: str) -> None:
+    """Raise :class:`~clvmodels.errors.NotFittedError` unless ``model`` has parameters.
+
+    Parameters
+    ----------
+    model : BaseModel
+    method : str
+        Name of the method the user called (used in the message).
+    """
+    if not hasattr(model, "params_"):
+        name = type(model).__name__
+        raise NotFittedError(
+            f"This {name} has no parameters yet, so {method}() cannot run. Call "
+            f"{name}().fit(summary) first, or build it from known values with "
+            f"{name}.from_params({', '.join(f'{p}=...' for p in model._param_names)})."
+        )
+
+
+def _describe_rows(index: pd.Index, positions: np.ndarray, values: dict[str, np.ndarray]) -> str:
+    shown = []
+    for i in positions[:_SHOW]:
+        parts = ", ".join(f"{name}={_fmt(col[i])}" for name, col in values.items())
+        shown.append(f"{index.name or 'row'} {index[i]!r}: {parts}")
+    return "; ".join(shown)
+
+
+def _fmt(value: Any) -> str:
+    value = float(value)
+    return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
+
+
+def _name(model) -> str:
+    return model.__name__ if isinstance(model, type) else type(model).__name__
+
+
+def validate_data(
+    model: BaseModel | type[BaseModel],
+    summary: pd.DataFrame | Mapping | None,
+    columns: Mapping[str, Any],
+    *,
+    context: str = "fit",
+) -> tuple[dict[str, np.ndarray], pd.Index]:
+    """Check a customer summary (or arrays) against a model's declared data columns.
+
+    All problems are collected and reported together in one
+    :class:`~clvmodels.errors.InvalidSummaryError` naming the column, the
+    first rows and their values, the count of bad rows, and the fix.
+
+    Parameters
+    ----------
+    model : BaseModel or its class
+        Supplies ``_data_columns`` and the declarative rules.
+    summary : DataFrame or mapping, optional
+        Holds the columns by name.
+    columns : mapping
+        Arrays passed by keyword (used when ``summary`` is None, or to
+        override one of its columns).
+    context : str
+        Name of the calling method, for messages.
+
+    Returns
+    -------
+    data : dict of str -> float ndarray
+    index : Index
+        The summary's index (customer ids) or a RangeIndex.
+    """
+    needed = model._data_columns
+    unknown = [c for c in columns if c not in needed]
+    if unknown:
+        raise InvalidSummaryError(
+            f"{context}() got unknown data argument(s) {unknown}; {_name(model)} "
+            f"uses the columns {list(needed)}."
+        )
+    if summary is None and not columns:
+        raise InvalidSummaryError(
+            f"{context}() needs data: pass a customer summary DataFrame with columns "
+            f"{list(needed)} "
+            f"(for example from clvmodels.rfm_summary) or the arrays by keyword, "
+            f"{context}({', '.join(f'{c}=...' for c in needed)})."
+        )
+    if summary is not None and not isinstance(summary, (pd.DataFrame, Mapping)):
+        raise InvalidSummaryError(
+            f"{context}() expects a pandas DataFrame (the customer summary) with columns "
+            f"{list(needed)}, got {type(summary).__name__}. Pass arrays by keyword instead: "
+            f"{context}({', '.join(f'{c}=...' for c in needed)})."
+        )
+    source: dict[str, Any] = {}
+    missing = []
+    for c in needed:
+        if c in columns:
+            source[c] = columns[c]
+        elif summary is not None and c in summary:
+            source[c] = summary[c]
+        else:
+            missing.append(c)
+    if missing:
+        have = list(summary.columns) if isinstance(summary, pd.DataFrame) else sorted(columns)
+        raise InvalidSummaryError(
+            f"The customer summary is missing column(s) {missing} needed by {context}() "
+            f"(it has {have}). Build the summary with clvmodels.rfm_summary, rename your columns "
+            f"to {list(needed)}, or pass the arrays by keyword."
+        )
+
+    arrays: dict[str, np.ndarray] = {}
+    problems: list[str] = []
+    for c in needed:
+        raw = source[c]
+        try:
+            arr = np.asarray(raw, dtype=float)
+        except (TypeError, ValueError):
+            problems.append(
+                f"column '{c}' is not numeric (dtype {getattr(raw, 'dtype', type(raw).__name__)}); "
+                "convert it with pd.to_numeric."
+            )
+            continue
+        if arr.ndim != 1:
+            arr = arr.reshape(-1) if arr.size == max(arr.shape, default=0) else arr
+        if arr.ndim != 1:
+            problems.append(f"column '{c}' must be one-dimensional, got shape {arr.shape}.")
+            continue
+        arrays[c] = arr
+    if problems:
+        raise InvalidSummaryError("Invalid customer summary: " + " ".join(problems))
+
+    lengths = {c: a.shape[0] for c, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise InvalidSummaryError(
+            f"The data columns have different lengths {lengths}; "
+            "pass one value per customer in each."
+        )
+    n = next(iter(lengths.values()))
+    if n == 0:
+        raise InvalidSummaryError(
+            f"{context}() got an empty customer summary (0 rows); nothing to use."
+        )
+    if isinstance(summary, pd.DataFrame) and len(summary) == n:
+        index = summary.index
+    else:
+        index = pd.RangeIndex(n, name="customer")
+
+    def report(mask: np.ndarray, what: str, cols: list[str], fix: str) -> None:
+        positions = np.flatnonzero(mask)
+        if positions.size:
+            shown = _describe_rows(index, positions, {k: arrays[k] for k in cols})
+            problems.append(f"{what} in {positions.size} of {n} rows (first: {shown}). {fix}")
+
+    for c, a in arrays.items():
+        bad = ~np.isfinite(a)
+        report(
+            bad,
+            f"column '{c}' is missing (NaN) or infinite",
+            [c],
+            "Drop or fill these customers before fitting.",
+        )
+        finite = ~bad
+        if c in model._positive_columns:
+            report(
+                finite & (a <= 0),
+                f"column '{c}' must be > 0 but is not",
+                [c],
+                f"'{c}' is a count or duration that cannot be zero or negative here.",
+            )
+        else:
+            report(
+                finite & (a < 0),
+                f"column '{c}' is negative",
+                [c],
+                f"'{c}' is a count or a time since the first purchase and cannot be negative.",
+            )
+        if c in model._integer_columns:
+            report(
+                finite & (a != np.round(a)),
+                f"column '{c}' is not a whole number",
+                [c],
+                f"'{c}' counts repeat purchases; round it or recompute it with "
+                "clvmodels.rfm_summary.",
+            )
+    for c, upper in model._bounded_by.items():
+        if c in arrays and upper in arrays:
+            a, b = arrays[c], arrays[upper]
+            report(
+                a > b + 1e-9 * np.maximum(1.0, np.abs(b)),
+                f"column '{c}' exceeds column '{upper}'",
+                [c, upper],
+                f"'{c}' cannot be larger than '{upper}' (the last repeat purchase happens "
+                "within the "
+                "observation window); check that both use the same time unit, or recompute the "
+                "summary with clvmodels.rfm_summary.",
+            )
+    for c, other in model._zero_implies_zero.items():
+        if c in arrays and other in arrays:
+            report(
+                (arrays[c] == 0) & (arrays[other] > 0),
+                f"'{c}' is 0 but '{other}' is > 0",
+                [c, other],
+                f"a customer without repeat purchases has '{other}' = 0 by definition; the summary "
+                "was probably built with another convention (e.g. recency measured to the end of "
+                "the period); recompute it with clvmodels.rfm_summary.",
+            )
+    extra = model._check_data(arrays, index) if not isinstance(model, type) else []
+    problems.extend(extra or [])
+    if problems:
+        raise InvalidSummaryError(
+            f"Invalid customer summary for {context}(): " + " | ".join(problems)
+        )
+    return arrays, index
+
+
+class BaseModel(BaseEstimator):
+    """Base class of the maximum-likelihood models (scikit-learn estimator contract).
+
+    Parameters
+    ----------
+    penalizer : float, default 0
+        Strength of an L2 penalty on the log-parameters,
+        ``penalizer * sum(log(theta)**2)``, added to the mean negative
+        log-likelihood per customer. Off by default (plain maximum likelihood).
+    n_starts : int, default 3
+        Number of start values tried (the model's default start first, then
+        deterministic alternatives); the best optimum is kept.
+
+    Attributes
+    ----------
+    params_ : Series
+        Estimates by parameter name.
+    log_likelihood_ : float
+        Maximised (unpenalised) log-likelihood; NaN for ``from_params`` models.
+    n_customers_ : int or float
+        Number of customers fitted (sum of weights).
+    converged_ : bool or None
+        Whether the optimizer reached an interior optimum (None for ``from_params``).
+    covariance_ : DataFrame
+        Covariance of the estimates (natural scale, delta method); NaN when
+        the Hessian was not positive definite.
+    fit_info_ : dict
+        Convergence facts: optimizer message, iterations, gradient norm,
+        starts tried and the log-likelihood from each, unique rows, ...
+    time_unit_ : str or None
+        Time unit of the fitted summary (``summary.attrs["time_unit"]``).
+    """
+
+    _model_type: ClassVar[str] = ""
+    _param_names: ClassVar[tuple[str, ...]] = ()
+    _data_columns: ClassVar[tuple[str, ...]] = ()
+    _integer_columns: ClassVar[tuple[str, ...]] = ()
+    _positive_columns: ClassVar[tuple[str, ...]] = ()
+    _bounded_by: ClassVar[dict[str, str]] = {}
+    _zero_implies_zero: ClassVar[dict[str, str]] = {}
+    _log_bounds: ClassVar[tuple[float, float]] = DEFAULT_LOG_BOUNDS
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("_model_type"):
+            MODEL_REGISTRY[cls._model_type] = cls
+
+    def __init__(self, penalizer: float = 0.0, n_starts: int = 3):
+        self.penalizer = penalizer
+        self.n_starts = n_starts
+
+    # ----------------------------------------------------------------- hooks
+    @staticmethod
+    def _loglik_and_gradient(params, *data_and_weights):  # pragma: no cover - abstract
+        raise NotImplementedError("this model does not define _loglik_and_gradient")
+
+    def _start_values(self, *data, weights) -> list[np.ndarray]:
+        """Start values (natural scale); the default is all ones."""
+        return [np.ones(len(self._param_names))]
+
+    def _check_data(self, data: dict[str, np.ndarray], index: pd.Index) -> list[str]:
+        """Model-specific validation; return a list of problem messages (empty if fine)."""
+        return []
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, summary: pd.DataFrame | None = None, *, weights=None, **columns) -> BaseModel:
+        """Estimate the parameters by maximum likelihood.
+
+        Parameters
+        ----------
+        summary : DataFrame, optional
+            One row per customer with the model's data columns (see
+            ``_data_columns``), e.g. from :func:`clvmodels.rfm_summary`. Its
+            ``attrs["time_unit"]`` is recorded in ``time_unit_``.
+        weights : array_like or str, optional
+            Number of customers each row stands for (or the name of a summary
+            column holding it). Default 1.
+        **columns : array_like
+            The data columns by keyword instead of (or overriding) ``summary``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_hyperparameters()
+        data, index = validate_data(self, summary, columns, context="fit")
+        w = self._weights(summary, weights, len(index))
+        arrays = tuple(data[c] for c in self._data_columns)
+        starts = self._start_values(*arrays, weights=w)
+        result = fit_maximum_likelihood(
+            type(self)._loglik_and_gradient,
+            arrays,
+            self._param_names,
+            list(starts)[: max(1, int(self.n_starts))],
+            weights=w,
+            penalizer=float(self.penalizer),
+            log_bounds=self._log_bounds,
+        )
+        self._set_fit_result(result)
+        unit = summary.attrs.get("time_unit") if isinstance(summary, pd.DataFrame) else None
+        self.time_unit_ = None if unit is None else str(unit)
+        return self
+
+    def _check_hyperparameters(self) -> None:
+        p = self.penalizer
+        if not isinstance(p, (int, float, np.floating, np.integer)) or not np.isfinite(p) or p < 0:
+            raise InvalidParameterError(f"penalizer must be a finite number >= 0, got {p!r}.")
+        n = self.n_starts
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            raise InvalidParameterError(f"n_starts must be a positive integer, got {n!r}.")
+
+    @staticmethod
+    def _weights(summary, weights, n: int) -> np.ndarray | None:
+        if weights is None:
+            return None
+        if isinstance(weights, str):
+            if summary is None or weights not in summary:
+                raise InvalidSummaryError(
+                    f"weights={weights!r} names a column that the summary does not have."
+                )
+            weights = summary[weights]
+        w = np.asarray(weights, dtype=float).reshape(-1)
+        if w.shape[0] != n:
+            raise InvalidSummaryError(
+                f"weights has {w.shape[0]} values but the summary has {n} rows."
+            )
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+        if bad.size:
+            raise InvalidSummaryError(
+                f"weights must be finite and >= 0; {bad.size} are not "
+                f"(first rows {bad[:_SHOW].tolist()}, "
+                f"values {w[bad[:_SHOW]].tolist()})."
+            )
+        if w.sum() <= 0:
+            raise InvalidSummaryError("weights sum to zero: no customer to fit.")
+        return w
+
+    def _set_fit_result(self, result: FitResult) -> None:
+        names = list(self._param_names)
+        self.params_ = pd.Series(
+            result.params, index=pd.Index(names, name="parameter"), name="estimate"
+        )
+        self.log_likelihood_ = float(result.log_likelihood)
+        total = result.n_observations
+        self.n_customers_ = int(total) if float(total).is_integer() else float(total)
+        self.converged_ = bool(result.converged)
+        self.covariance_ = pd.DataFrame(result.covariance, index=names, columns=names)
+        self._covariance_log = np.array(result.covariance_log, dtype=float)
+        self.fit_info_ = {
+            "message": result.message,
+            "n_iterations": result.n_iterations,
+            "gradient_norm": result.gradient_norm,
+            "n_starts": result.n_starts,
+            "start_log_likelihoods": list(result.start_log_likelihoods),
+            "n_unique_rows": result.n_unique,
+            "hessian_ok": result.hessian_ok,
+            "at_bound": list(result.at_bound),
+            "penalizer": result.penalizer,
+        }
+
+    # ------------------------------------------------------------ from_params
+    @classmethod
+    def from_params(cls, *, time_unit: str | None = None, **params: float) -> BaseModel:
+        """A model with given parameters (e.g. published estimates), ready to predict.
+
+        Parameters
+        ----------
+        time_unit : str, optional
+            Time unit the parameters refer to ("D", "W", "M", "Y").
+        **params : float
+            One positive value per parameter name.
+
+        Returns
+        -------
+        model
+            ``log_likelihood_`` is NaN, ``covariance_`` NaN, ``converged_`` None.
+        """
+        names = list(cls._param_names)
+        missing = [p for p in names if p not in params]
+        extra = [p for p in params if p not in names]
+        if missing or extra:
+            raise InvalidParameterError(
+                f"{cls.__name__}.from_params needs exactly the parameters {names}; "
+                f"missing {missing}, unknown {extra}."
+            )
+        values = []
+        for p in names:
+            try:
+                v = float(params[p])
+            except (TypeError, ValueError):
+                raise InvalidParameterError(
+                    f"parameter {p} must be a number, got {params[p]!r}."
+                ) from None
+            if not (np.isfinite(v) and v > 0):
+                raise InvalidParameterError(
+                    f"parameter {p} must be finite and > 0, got {params[p]!r}."
+                )
+            values.append(v)
+        model = cls()
+        model.params_ = pd.Series(values, index=pd.Index(names, name="parameter"), name="estimate")
+        model.log_likelihood_ = float("nan")
+        model.n_customers_ = 0
+        model.converged_ = None
+        nan = np.full((len(names), len(names)), np.nan)
+        model.covariance_ = pd.DataFrame(nan, index=names, columns=names)
+        model._covariance_log = nan.copy()
+        model.fit_info_ = {"message": "parameters given by from_params, not fitted"}
+        model.time_unit_ = time_unit
+        return model
+
+    # ------------------------------------------------------------ accessors
+    def _params_array(self) -> np.ndarray:
+        return self.params_.to_numpy(dtype=float)
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion, ``2k - 2 LL``."""
+        check_is_fitted(self, "aic")
+        return 2 * len(self._param_names) - 2 * self.log_likelihood_
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion, ``k log(n) - 2 LL`` with n the number of customers."""
+        check_is_fitted(self, "bic")
+        n = self.n_customers_ if self.n_customers_ else float("nan")
+        return len(self._param_names) * math.log(n) - 2 * self.log_likelihood_
+
+    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Estimates, standard errors and confidence intervals.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            1 - confidence level. Intervals are formed on the log scale and
+            transformed back (always positive).
+
+        Returns
+        -------
+        DataFrame
+            Index: parameter; columns ``estimate``, ``std_error``,
+            ``ci_lower``, ``ci_upper``. ``attrs`` holds the model name,
+            log-likelihood, AIC, BIC, number of customers, convergence facts
+            and the time unit.
+        """
+        check_is_fitted(self, "summary")
+        table = summary_table(
+            self._param_names,
+            self._params_array(),
+            self.covariance_.to_numpy(),
+            self._covariance_log,
+            alpha=alpha,
+        )
+        table.attrs = {
+            "model": type(self).__name__,
+            "log_likelihood": self.log_likelihood_,
+            "aic": self.aic,
+            "bic": self.bic,
+            "n_customers": self.n_customers_,
+            "converged": self.converged_,
+            "time_unit": self.time_unit_,
+            **{k: v for k, v in self.fit_info_.items() if k != "start_log_likelihoods"},
+        }
+        return table
+
+    # ------------------------------------------------------------ prediction
+    def _prediction_data(
+        self, summary, method: str, **columns
+    ) -> tuple[dict[str, np.ndarray], pd.Index]:
+        """Checks shared by prediction methods: fitted, same time unit, valid data."""
+        check_is_fitted(self, method)
+        self._check_unit(summary, method)
+        return validate_data(self, summary, columns, context=method)
+
+    def _check_unit(self, summary, method: str) -> None:
+        unit = (
+            getattr(summary, "attrs", {}).get("time_unit")
+            if isinstance(summary, pd.DataFrame)
+            else None
+        )
+        if unit is not None and self.time_unit_ is not None and str(unit) != self.time_unit_:
+            raise UnitMismatchError(
+                f"{method}(): the model was fitted with time unit {self.time_unit_!r} "
+                "but the summary "
+                f"is in {unit!r}, so its rates and times do not match. Recompute the summary with "
+                f"time_unit={self.time_unit_!r} "
+                f"(clvmodels.rfm_summary(..., time_unit={self.time_unit_!r}))."
+            )
+
+    # ---------------------------------------------------------------- save
+    def to_dict(self) -> dict:
+        """The JSON-ready description written by :meth:`save`."""
+        check_is_fitted(self, "save")
+        cov = self.covariance_.to_numpy(dtype=float)
+        cov_log = np.asarray(self._covariance_log, dtype=float)
+        hyper = self.get_params(deep=False)
+        for key, value in hyper.items():
+            if isinstance(value, np.generic):
+                hyper[key] = value.item()
+            try:
+                json.dumps(hyper[key], allow_nan=False)
+            except (TypeError, ValueError):
+                raise ModelFileError(
+                    f"hyperparameter {key}={value!r} cannot be written to JSON; use a number, "
+                    "string, boolean or None."
+                ) from None
+        info = {k: _json_safe(v) for k, v in self.fit_info_.items()}
+        return {
+            "format_version": FORMAT_VERSION,
+            "model_type": self._model_type,
+            "package": "clvmodels",
+            "package_version": __version__,
+            "param_names": list(self._param_names),
+            "params": {k: float(v) for k, v in self.params_.items()},
+            "covariance": cov.tolist() if np.all(np.isfinite(cov)) else None,
+            "covariance_log": cov_log.tolist() if np.all(np.isfinite(cov_log)) else None,
+            "log_likelihood": _json_safe(self.log_likelihood_),
+            "n_customers": self.n_customers_,
+            "converged": self.converged_,
+            "fit_info": info,
+            "time_unit": self.time_unit_,
+            "hyperparameters": hyper,
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the model to a versioned JSON file (atomically: temp file then rename).
+
+        Read it back with :func:`clvmodels.models.io.load_model`. No pickle:
+        the file holds the parameters, covariance, fit facts, time unit,
+        hyperparameters and the package version.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".clvmodel-", suffix=".json.tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def _from_dict(cls, d: dict) -> BaseModel:
+        """Rebuild from a dict already validated by :func:`clvmodels.models.io.load_model`."""
+        model = cls(**d["hyperparameters"])
+        names = list(cls._param_names)
+        k = len(names)
+        model.params_ = pd.Series(
+            [float(d["params"][p]) for p in names],
+            index=pd.Index(names, name="parameter"),
+            name="estimate",
+        )
+        ll = d.get("log_likelihood")
+        model.log_likelihood_ = float("nan") if ll is None else float(ll)
+        model.n_customers_ = d.get("n_customers", 0)
+        model.converged_ = d.get("converged")
+        cov = d.get("covariance")
+        cov_log = d.get("covariance_log")
+        cov = np.full((k, k), np.nan) if cov is None else np.array(cov, dtype=float)
+        model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
+        model._covariance_log = (
+            np.full((k, k), np.nan) if cov_log is None else np.array(cov_log, dtype=float)
+        )
+        model.fit_info_ = dict(d.get("fit_info") or {})
+        model.time_unit_ = d.get("time_unit")
+        return model
+
+
+def _json_safe(value):
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
