@@ -56,6 +56,17 @@ def time_unit_days(time_unit: str) -> float:
     return TIME_UNITS[key]
 
 
+def _merge_customer_days(key: np.ndarray, amount: np.ndarray | None):
+    """Unique sorted keys and the summed amount of each (logs sorted already skip the sort)."""
+    if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
+        order = np.argsort(key)
+        key = key[order]
+        amount = amount[order] if amount is not None else None
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    val = np.add.reduceat(amount, starts) if amount is not None else None
+    return key[starts], val
+
+
 def rfm_summary(
     transactions,
     customer_id: str = "customer_id",
@@ -147,12 +158,7 @@ def rfm_summary(
     # One row per customer-day: sort on a combined integer key.
     span = dmax - dmin + 1
     key = v.customer_codes * span + (day - dmin)
-    if v.amount is None:
-        uk = np.unique(key)
-        val = None
-    else:
-        uk, inv = np.unique(key, return_inverse=True)
-        val = np.bincount(inv.ravel(), weights=v.amount, minlength=len(uk))
+    uk, val = _merge_customer_days(key, v.amount)
     cust = uk // span
     dday = uk % span + dmin
     starts = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
