@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mpmath as mp
 import numpy as np
+import pandas as pd
 import pytest
 
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError, StatisticalWarning
@@ -236,8 +237,6 @@ def test_log_likelihood_and_expected_spend_match_lifetimes_at_same_params():
     theirs = -lifetimes.GammaGammaFitter._negative_log_likelihood(np.log(params), x, m, w, 0.0)
     assert gg.log_likelihood(params, x, m) / x.size == pytest.approx(theirs, rel=1e-12)
     fitter = lifetimes.GammaGammaFitter()
-    import pandas as pd
-
     fitter.params_ = pd.Series(params, index=["p", "q", "v"])
     np.testing.assert_allclose(gg.expected_spend(params, x, m),
                                fitter.conditional_expected_average_profit(x, m), rtol=1e-12)
@@ -261,3 +260,194 @@ def test_independence_check_matches_scipy_and_flags_dependence():
     assert res_s["correlation"] == pytest.approx(stats.spearmanr(x, m).statistic, rel=1e-12)
     indep = gg.independence_check(x, rng.gamma(3, 10, 500))
     assert not indep["violated"]
+
+
+# ---------------------------------------------------------------------------
+# the estimator
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cdnow_summary():
+    from clvmodels.data.summary import rfm_summary
+    from clvmodels.datasets import load_cdnow_transactions
+
+    return rfm_summary(load_cdnow_transactions(), amount="amount", calibration_end="1997-09-30",
+                       observation_end="1998-06-30", time_unit="W")
+
+
+@pytest.fixture(scope="module")
+def cdnow_repeat(cdnow_summary):
+    return cdnow_summary[cdnow_summary["frequency"] > 0]
+
+
+@pytest.fixture(scope="module")
+def cdnow_fit(cdnow_repeat):
+    from clvmodels.models.gamma_gamma import GammaGamma
+
+    return GammaGamma().fit(cdnow_repeat)
+
+
+def test_cdnow_fit_reproduces_fader_hardie_2013(cdnow_fit, cdnow_repeat):
+    assert len(cdnow_repeat) == 946
+    assert cdnow_fit.n_customers_ == 946
+    assert cdnow_fit.converged_
+    # published to 3 significant figures: equal after rounding to the printed precision
+    assert round(cdnow_fit.params_["p"], 2) == PUBLISHED_CDNOW["p"]
+    assert round(cdnow_fit.params_["q"], 2) == PUBLISHED_CDNOW["q"]
+    assert round(cdnow_fit.params_["gamma"], 2) == PUBLISHED_CDNOW["gamma"]
+    table = cdnow_fit.summary()
+    assert list(table.index) == ["p", "q", "gamma"]
+    assert np.all(table["std_error"] > 0)
+    # the log-likelihood is the maximum: the published point is (slightly) worse
+    x, m = cdnow_repeat["frequency"], cdnow_repeat["monetary_value"]
+    assert cdnow_fit.log_likelihood_ >= gg.log_likelihood(PUBLISHED_CDNOW, x, m)
+    assert cdnow_fit.log_likelihood_ == pytest.approx(
+        gg.log_likelihood(cdnow_fit.params_, x, m), rel=1e-14)
+
+
+def test_cdnow_independence_diagnostic_matches_the_note(cdnow_fit):
+    # Fader & Hardie (2013) report a correlation of 0.11 between frequency and mean spend
+    res = cdnow_fit.independence_
+    assert round(res["correlation"], 2) == 0.11
+    assert res["n_customers"] == 946
+    assert not res["violated"]
+
+
+@pytest.mark.peers
+def test_cdnow_fit_agrees_with_lifetimes(cdnow_fit, cdnow_repeat, cdnow_summary):
+    lifetimes = pytest.importorskip("lifetimes")
+    ggf = lifetimes.GammaGammaFitter().fit(cdnow_repeat["frequency"],
+                                           cdnow_repeat["monetary_value"])
+    theirs = ggf.params_[["p", "q", "v"]].to_numpy()
+    np.testing.assert_allclose(cdnow_fit.params_.to_numpy(), theirs, rtol=1e-6)
+    # conditional expected spend at the same parameters, for all 2,357 customers
+    ours = cdnow_fit.expected_spend(cdnow_summary)
+    ggf.params_ = pd.Series(cdnow_fit.params_.to_numpy(), index=["p", "q", "v"])
+    ref = ggf.conditional_expected_average_profit(cdnow_summary["frequency"],
+                                                  cdnow_summary["monetary_value"])
+    np.testing.assert_allclose(ours.to_numpy(), np.asarray(ref, dtype=float), rtol=1e-6)
+    assert ours.index.equals(cdnow_summary.index)
+
+
+def test_fit_refuses_rows_without_repeat_spend_and_drops_them_on_request(cdnow_summary):
+    from clvmodels.errors import ExcludedCustomersWarning
+    from clvmodels.models.gamma_gamma import GammaGamma
+
+    with pytest.raises(InvalidSummaryError, match=r"1411 of 2357 rows.*customer_id 3: "
+                                                  r"frequency=0.*drop_invalid=True"):
+        GammaGamma().fit(cdnow_summary)
+    with pytest.warns(ExcludedCustomersWarning, match="left out 1411 of 2357"):
+        by_call = GammaGamma().fit(cdnow_summary, drop_invalid=True)
+    with pytest.warns(ExcludedCustomersWarning):
+        by_param = GammaGamma(drop_invalid=True).fit(cdnow_summary)
+    repeat = GammaGamma().fit(cdnow_summary[cdnow_summary["frequency"] > 0])
+    np.testing.assert_allclose(by_call.params_, repeat.params_, rtol=1e-10)
+    np.testing.assert_allclose(by_param.params_, repeat.params_, rtol=1e-10)
+    assert by_call.n_excluded_customers_ == 1411
+    bad = pd.DataFrame({"frequency": [2, 3, 1], "monetary_value": [10.0, -4.0, 5.0]})
+    with pytest.raises(InvalidSummaryError, match="monetary_value"):
+        GammaGamma(drop_invalid=True).fit(bad)  # negative values are errors, not exclusions
+    zero = pd.DataFrame({"frequency": [0, 0], "monetary_value": [0.0, 0.0]})
+    with pytest.raises(InvalidSummaryError, match="no customer"):
+        GammaGamma(drop_invalid=True).fit(zero)
+
+
+def test_fit_warns_when_spend_depends_on_frequency():
+    from clvmodels.models.gamma_gamma import GammaGamma
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(1, 15, 3000)
+    m = rng.gamma(5.0, (2.0 + x) / 5.0)  # mean spend grows with frequency
+    summary = pd.DataFrame({"frequency": x, "monetary_value": m})
+    with pytest.warns(StatisticalWarning, match="assumes spend per transaction is independent"):
+        model = GammaGamma().fit(summary)
+    assert model.independence_["violated"]
+    with pytest.warns(StatisticalWarning, match="spearman"):
+        res = model.independence_check(summary, method="spearman")
+    assert res["method"] == "spearman" and res["violated"]
+
+
+def test_expected_spend_series_and_population_mean(cdnow_fit, cdnow_summary):
+    out = cdnow_fit.expected_spend(cdnow_summary)
+    p, q, g = cdnow_fit.params_
+    assert out.name == "expected_spend"
+    zero = cdnow_summary["frequency"] == 0
+    np.testing.assert_allclose(out[zero], p * g / (q - 1), rtol=1e-15)
+    assert cdnow_fit.population_mean_spend() == pytest.approx(p * g / (q - 1), rel=1e-15)
+    # a daily summary of the same customers gives the same spends (spend has no time unit)
+    daily = cdnow_summary.copy()
+    daily.attrs = {**cdnow_summary.attrs, "time_unit": "D"}
+    np.testing.assert_array_equal(cdnow_fit.expected_spend(daily).to_numpy(), out.to_numpy())
+    bad = pd.DataFrame({"frequency": [2], "monetary_value": [0.0]}, index=pd.Index([7], name="id"))
+    with pytest.raises(InvalidSummaryError, match="id 7: frequency=2, monetary_value=0"):
+        cdnow_fit.expected_spend(bad)
+
+
+def test_unfitted_model_says_how_to_fix():
+    from clvmodels.errors import NotFittedError
+    from clvmodels.models.gamma_gamma import GammaGamma
+
+    with pytest.raises(NotFittedError, match="fit"):
+        GammaGamma().expected_spend(pd.DataFrame({"frequency": [1], "monetary_value": [3.0]}))
+    with pytest.raises(NotFittedError):
+        GammaGamma().population_mean_spend()
+
+
+def test_from_params_clone_and_save_round_trip(tmp_path, cdnow_fit, cdnow_summary):
+    from sklearn.base import clone
+
+    from clvmodels.models.gamma_gamma import GammaGamma
+    from clvmodels.models.io import load_model
+
+    model = GammaGamma.from_params(**PUBLISHED_CDNOW)
+    ref = gg.expected_spend(PUBLISHED_CDNOW, cdnow_summary["frequency"],
+                            cdnow_summary["monetary_value"])
+    np.testing.assert_allclose(model.expected_spend(cdnow_summary), ref, rtol=1e-15)
+    twin = clone(GammaGamma(drop_invalid=True, independence_threshold=0.5))
+    assert twin.get_params() == {"penalizer": 0.0, "n_starts": 3, "drop_invalid": True,
+                                 "independence_threshold": 0.5}
+    path = tmp_path / "gg.json"
+    cdnow_fit.save(path)
+    loaded = load_model(path)
+    assert isinstance(loaded, GammaGamma)
+    np.testing.assert_array_equal(loaded.params_, cdnow_fit.params_)
+    np.testing.assert_array_equal(loaded.expected_spend(cdnow_summary),
+                                  cdnow_fit.expected_spend(cdnow_summary))
+
+
+# ---------------------------------------------------------------------------
+# recovery from simulation
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("p", "q", "gamma", "seed"),
+    [(6.25, 3.74, 15.44, 1), (2.0, 6.0, 50.0, 2), (15.0, 2.5, 3.0, 3), (0.8, 12.0, 120.0, 4)],
+)
+def test_parameter_recovery_within_three_standard_errors(p, q, gamma, seed):
+    from clvmodels.data.simulate import simulate_gamma_gamma_spend
+    from clvmodels.models.gamma_gamma import GammaGamma
+
+    rng = np.random.default_rng(seed)
+    freq = 1 + rng.poisson(2.5, 20_000)
+    spend = simulate_gamma_gamma_spend(freq, p, q, gamma, random_state=rng)
+    model = GammaGamma().fit(pd.DataFrame({"frequency": freq, "monetary_value": spend}))
+    assert model.converged_
+    se = np.sqrt(np.diag(model.covariance_.to_numpy()))
+    truth = np.array([p, q, gamma])
+    z = (model.params_.to_numpy() - truth) / se
+    assert np.all(np.abs(z) < 3), dict(zip(gg.PARAM_NAMES, z, strict=True))
+
+
+def test_density_is_the_beta_prime_law_and_simulator_follows_it():
+    """x mbar / gamma = G(p x) / G(q) is beta-prime(p x, q) (ratio of independent gammas), an
+    independent closed form for eq. (3); the simulated mean spends follow it (KS test)."""
+    from scipy import stats
+
+    from clvmodels.data.simulate import simulate_gamma_gamma_spend
+
+    p, q, g = 6.25, 3.74, 15.44
+    for x in (1, 3, 12):
+        mbar = np.array([0.5, 8.0, 30.0, 120.0, 900.0])
+        ref = stats.betaprime.logpdf(x * mbar / g, p * x, q) + np.log(x / g)
+        np.testing.assert_allclose(gg.individual_log_likelihood((p, q, g), np.full(5, x), mbar),
+                                   ref, rtol=1e-12)
+    draws = simulate_gamma_gamma_spend(np.full(4000, 3), p, q, g, random_state=9)
+    assert stats.kstest(3 * draws / g, stats.betaprime(3 * p, q).cdf).pvalue > 0.001
