@@ -1,0 +1,56 @@
+"""Scoring methods (formulas, models, baselines) on a holdout period, on the same customers.
+
+The method protocol is in :mod:`clvmodels.evaluation.base`, the registry of
+named methods in :mod:`clvmodels.evaluation.registry`, the metrics in
+:mod:`clvmodels.evaluation.metrics`, the naive baselines in
+:mod:`clvmodels.evaluation.baselines` and the gradient-boosting baseline in
+:mod:`clvmodels.evaluation.ml`.
+"""
+
+from clvmodels.evaluation.base import (
+    Method,
+    calibration_only,
+    check_calibration_summary,
+    check_calibration_transactions,
+    check_predictions,
+    prediction_frame,
+)
+from clvmodels.evaluation.baselines import OwnRate, PopulationRate, Zero
+from clvmodels.evaluation.metrics import (
+    METRICS,
+    conditional_expectations,
+    gains_curve,
+    holdout_actuals,
+    holdout_log_likelihood,
+    score_predictions,
+)
+from clvmodels.evaluation.ml import GradientBoosting
+from clvmodels.evaluation.registry import (
+    available_methods,
+    get_method,
+    register_method,
+    unregister_method,
+)
+
+__all__ = [
+    "Method",
+    "calibration_only",
+    "check_calibration_summary",
+    "check_calibration_transactions",
+    "check_predictions",
+    "prediction_frame",
+    "Zero",
+    "OwnRate",
+    "PopulationRate",
+    "GradientBoosting",
+    "METRICS",
+    "conditional_expectations",
+    "gains_curve",
+    "holdout_actuals",
+    "holdout_log_likelihood",
+    "score_predictions",
+    "available_methods",
+    "get_method",
+    "register_method",
+    "unregister_method",
+]
