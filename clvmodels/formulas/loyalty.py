@@ -167,7 +167,7 @@ def loyalty_program_clv(
     reward rate and +5 points of retention:
 
     >>> out = loyalty_program_clv(0.3, 100, 0.6, 0.01, 0.02, retention_uplift=0.05)
-    >>> round(out["clv_without"], 2), round(out["clv_with"], 2)
+    >>> round(float(out["clv_without"]), 2), round(float(out["clv_with"]), 2)
     (43.9, 50.56)
     """
     g, r, d, rho, rev, s, c, periods = _common(

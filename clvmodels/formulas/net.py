@@ -168,12 +168,13 @@ def payback_period(acquisition_cost, margin_per_month, *, retention_rate=1.0, di
     if cac == 0:
         return 0.0
     q = r / (1.0 + d)
+    one_minus_q = (1.0 + d - r) / (1.0 + d)  # accurate when q is close to 1
     if m == 0 or q == 0:
         total = 0.0
-    elif q >= 1.0:
+    elif one_minus_q <= 0:
         total = math.inf
     else:
-        total = m * q / (1.0 - q)
+        total = m * q / one_minus_q
     if total <= cac:
         warnings.warn(
             f"the expected lifetime margin ({total:.6g}) never exceeds the acquisition cost "
@@ -182,9 +183,9 @@ def payback_period(acquisition_cost, margin_per_month, *, retention_rate=1.0, di
             stacklevel=2,
         )
         return math.inf
-    if abs(1.0 - q) < 1e-12:
+    if one_minus_q == 0:
         return cac / m
-    if q > 1.0:
-        # Growing expected margins (retention above 1 + discount): solve directly.
-        return math.log1p(cac * (q - 1.0) / (m * q)) / math.log(q)
-    return math.log1p(-cac * (1.0 - q) / (m * q)) / math.log(q)
+    log_q = math.log(r) - math.log1p(d)
+    # m q (1 - q^n) / (1 - q) = CAC  <=>  q^n = 1 - CAC (1 - q) / (m q)
+    x = -cac * one_minus_q / (m * q)
+    return math.log1p(x) / log_q

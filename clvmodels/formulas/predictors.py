@@ -276,14 +276,13 @@ class _FormulaPredictor(BaseEstimator):
                 f"transactions lack column(s) {missing} (they have "
                 f"{list(transactions.columns)}); the predictors read customer_id, date, amount."
             )
-        cd = _log.customer_days(transactions, "customer_id", "date", "amount")
-        if cd.last_day > cal_day:
-            n_late = int((cd.frame["day"] > cal_day).sum())
+        cd = _log.customer_days(transactions, "customer_id", "date", "amount",
+                                observation_end=cal_end)
+        if cd.n_rows_after_observation_end:
             raise InvalidTransactionsError(
-                f"transactions hold {n_late} customer-day(s) dated after calibration_end "
-                f"({cal_end.date()}), up to "
-                f"{pd.Timestamp(np.datetime64(cd.last_day, 'D')).date()}: a predictor may only "
-                "see calibration data. Pass transactions[transactions['date'] <= "
+                f"transactions hold {cd.n_rows_after_observation_end} row(s) dated after "
+                f"calibration_end ({cal_end.date()}): a predictor may only see calibration "
+                "data. Pass transactions[transactions['date'] <= "
                 "summary.attrs['calibration_end']]."
             )
         absent = customers.difference(cd.customers)
@@ -419,7 +418,7 @@ class HistoricalARPUPredictor(_FormulaPredictor):
     ...                           observation_end="1998-06-30")
     >>> p = HistoricalARPUPredictor().fit(s, cal)
     >>> round(p.historical_clv_, 2)
-    97.92
+    98.27
     """
 
     name = "historical_arpu"

@@ -244,8 +244,8 @@ def retention_benchmarks() -> pd.DataFrame:
 
     Examples
     --------
-    >>> retention_benchmarks().loc["retail", "retention_rate"]
-    np.float64(0.63)
+    >>> float(retention_benchmarks().loc["retail", "retention_rate"])
+    0.63
     """
     s = pd.Series(INDUSTRY_RETENTION_BENCHMARKS, name="retention_rate", dtype=float)
     s.index.name = "industry"
@@ -273,8 +273,8 @@ def compare_to_benchmarks(retention_rate) -> pd.DataFrame:
 
     Examples
     --------
-    >>> compare_to_benchmarks(0.8).loc["banks", "difference"].round(2)
-    np.float64(0.05)
+    >>> round(float(compare_to_benchmarks(0.8).loc["banks", "difference"]), 2)
+    0.05
     """
     r = _checks.fraction("retention_rate", retention_rate, "0.8 for 80%")
     out = retention_benchmarks()

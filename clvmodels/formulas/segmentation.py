@@ -28,8 +28,9 @@ ABC-XYZ
     or year), over the months from their first purchase to the end of
     observation (months without purchases count as 0); X up to 10%, Y up to 25%, Z above
     (``xyz_thresholds=(0.10, 0.25)``, the usual inventory conventions). A
-    customer observed for fewer than ``min_periods`` months (default 2) has no
-    CV and is classed Z (not enough history to call them regular).
+    customer observed for fewer than ``min_periods`` months (default 2), or
+    without any spend, has no CV and is classed Z (not enough history to call
+    them regular).
 
 RFM
     Recency (days from the last purchase to the end of observation; more

@@ -194,6 +194,4 @@ def retained_margin_schedule(
             f"periods={periods!r} must be a whole number of periods for a schedule."
         )
     t = np.arange(1, int(n) + 1, dtype=float)
-    with np.errstate(divide="ignore"):
-        log_q = np.log(r) - np.log1p(d) if r > 0 else -np.inf
-    return m * np.exp(t * log_q)
+    return m * np.power(r / (1.0 + d), t)

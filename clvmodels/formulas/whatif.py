@@ -142,8 +142,8 @@ def retention_what_if(
     Examples
     --------
     >>> w = retention_what_if(0.90, 0.10, 0.05)
-    >>> round(w["clv_before"], 4), round(w["clv_after"], 4), round(w["relative_change"], 4)
-    (4.5, 6.3333, 0.4074)
+    >>> [round(float(w[k]), 4) for k in ("clv_before", "clv_after", "relative_change")]
+    [4.5, 6.3333, 0.4074]
     """
     r = _checks.fraction("retention_rate", retention_rate, "0.9 for 90%")
     d = _checks.rate_above_minus_one("discount_rate", discount_rate)
