@@ -142,6 +142,23 @@ def test_log_likelihood_weights_equal_repeated_rows():
                                rtol=1e-13)
 
 
+def test_sorted_and_shuffled_rows_give_the_same_likelihood():
+    """Sorted frequencies take the per-distinct-x route of the kernel, shuffled ones the per-row
+    route; both equal the sum of the row log-densities."""
+    rng = np.random.default_rng(8)
+    x = np.sort(rng.integers(1, 40, 500)).astype(float)
+    m = rng.gamma(3.0, 10.0, 500)
+    w = rng.integers(1, 4, 500).astype(float)
+    params = (3.1, 4.2, 20.0)
+    perm = rng.permutation(500)
+    rows = gg.individual_log_likelihood(params, x, m)
+    assert gg.log_likelihood(params, x, m, w) == pytest.approx(np.sum(w * rows), rel=1e-13)
+    assert gg.log_likelihood(params, x[perm], m[perm], w[perm]) == pytest.approx(
+        np.sum(w * rows), rel=1e-13)
+    np.testing.assert_allclose(gg.gradient(params, x[perm], m[perm], w[perm]),
+                               gg.gradient(params, x, m, w), rtol=1e-12)
+
+
 def test_density_integrates_to_one():
     """The marginal density of mbar (eq. 3) is a density: it integrates to 1 over mbar > 0."""
     from scipy import integrate

@@ -106,8 +106,11 @@ def _resolve_time_unit(purchase_model, summary: pd.DataFrame, time_unit):
     return next(iter(known.values()), None)
 
 
-def _expected_purchases(purchase_model, frame: pd.DataFrame, t: float) -> np.ndarray:
-    """The purchase model's conditional expected purchases in (T, T + t], as floats in row order."""
+def _expected_purchases(purchase_model, frame: pd.DataFrame, t) -> np.ndarray:
+    """The purchase model's conditional expected purchases in (T, T + t], as floats in row order.
+
+    ``t`` is a number or an array with one horizon per row of ``frame``.
+    """
     out = purchase_model.expected_purchases(frame, t)
     if isinstance(out, pd.Series | pd.DataFrame) and out.index.is_unique and frame.index.is_unique:
         out = out.reindex(frame.index)
@@ -120,12 +123,50 @@ def _expected_purchases(purchase_model, frame: pd.DataFrame, t: float) -> np.nda
     bad = ~np.isfinite(values)
     if np.any(bad):
         first = int(np.flatnonzero(bad)[0])
+        t_first = float(np.broadcast_to(np.asarray(t, dtype=float), values.shape)[first])
         raise CLVError(
             f"purchase_model.expected_purchases returned {int(bad.sum())} non-finite value(s) "
-            f"at t = {t:g} (first for the row {frame.iloc[first].to_dict()}); check the model's "
-            f"parameters and the summary."
+            f"(first at t = {t_first:g} for the row {frame.iloc[first].to_dict()}); check the "
+            f"model's parameters and the summary."
         )
     return values
+
+
+#: Rows x steps evaluated per call of the purchase model (bounds the memory of one call).
+_CHUNK_CELLS = 2_000_000
+
+
+def _cumulative_curve(purchase_model, frame: pd.DataFrame, times: np.ndarray) -> np.ndarray:
+    """``E[X(t_k)]`` for every row of ``frame`` and step ``k``, shape ``(len(frame), K)``.
+
+    The models' prediction functions broadcast an array of horizons against the
+    histories, so each row is repeated once per step and the whole curve comes from one
+    call per chunk of rows (no Python loop over customers or steps). A purchase model
+    that only takes a scalar horizon is called once per step instead.
+    """
+    n, k = len(frame), len(times)
+    if n == 0:
+        return np.zeros((0, k))
+    if k == 1:
+        return _expected_purchases(purchase_model, frame, float(times[0]))[:, None]
+    out = np.empty((n, k))
+    rows_per_chunk = max(1, _CHUNK_CELLS // k)
+    attrs = dict(frame.attrs)
+    for start in range(0, n, rows_per_chunk):
+        rows = np.arange(start, min(n, start + rows_per_chunk))
+        stacked = _sub_frame(frame, np.repeat(rows, k), attrs)
+        horizons = np.tile(times, rows.size)
+        try:
+            values = _expected_purchases(purchase_model, stacked, horizons)
+        except CLVError:
+            raise
+        except (TypeError, ValueError):
+            # this model takes one horizon per call: call it once per step
+            sub = _sub_frame(frame, rows, attrs)
+            values = np.column_stack(
+                [_expected_purchases(purchase_model, sub, float(t)) for t in times]).ravel()
+        out[rows] = values.reshape(rows.size, k)
+    return out
 
 
 def _history_frame(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -154,14 +195,10 @@ def _sub_frame(frame: pd.DataFrame, rows: np.ndarray, attrs: dict) -> pd.DataFra
 
 
 def _exact_sums(purchase_model, frame: pd.DataFrame, times, discount) -> tuple:
-    """Discounted and undiscounted sums of per-step expected purchases, one call per step."""
-    prev = np.zeros(len(frame))
-    acc = np.zeros(len(frame))
-    for t, v in zip(times, discount, strict=True):
-        cur = _expected_purchases(purchase_model, frame, float(t))
-        acc += (cur - prev) * v
-        prev = cur
-    return acc, prev
+    """Discounted and undiscounted sums of the per-step expected purchases of each row."""
+    curve = _cumulative_curve(purchase_model, frame, times)
+    steps = np.diff(curve, axis=1, prepend=0.0)
+    return steps @ discount, curve[:, -1].copy()
 
 
 def _factorized_sums(purchase_model, frame, cols, attrs, times, discount):
@@ -185,8 +222,7 @@ def _factorized_sums(purchase_model, frame, cols, attrs, times, discount):
     rep_sum, rep_total = _exact_sums(purchase_model, reps, times, discount)
     ok = rep_total > 0
     weight = np.divide(rep_sum, rep_total, out=np.zeros_like(rep_sum), where=ok)
-    total = _expected_purchases(purchase_model, _sub_frame(frame, np.arange(len(frame)), attrs),
-                                float(times[-1]))
+    total = _expected_purchases(purchase_model, frame, float(times[-1]))
     return weight[codes] * total, total, ~ok[codes]
 
 
