@@ -133,8 +133,11 @@ class GradientBoosting(Method):
     a validation split). ``window`` is the length of the training window in
     time units, or ``"auto"`` (the horizon, capped at half the calibration
     span; see the module docstring). ``n_threads`` caps the OpenMP threads
-    scikit-learn uses (None: all; 1 is much faster on small data when other
-    processes load the cores). The calibration log must have the
+    scikit-learn uses (default 1: predictable run times, and a backtest
+    parallelises over cutoffs instead; None uses every core, which is faster
+    on an idle machine but can be ten times slower when other processes load
+    the cores, as OpenMP threads then wait on each other). The calibration
+    log must have the
     columns named by ``customer_id``, ``date`` and ``amount``.
 
     Attributes (after ``fit``/``predict``)
@@ -151,7 +154,7 @@ class GradientBoosting(Method):
 
     def __init__(self, max_iter: int = 200, learning_rate: float = 0.05, max_leaf_nodes: int = 15,
                  min_samples_leaf: int = 20, loss: str = "poisson", window="auto",
-                 random_state=0, n_threads: int | None = None,
+                 random_state=0, n_threads: int | None = 1,
                  customer_id: str = "customer_id", date: str = "date", amount: str = "amount"):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
