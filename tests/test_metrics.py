@@ -228,6 +228,17 @@ def test_holdout_log_likelihood_of_a_poisson_stub():
         holdout_log_likelihood(_PoissonStub(0.1), s, 10.0, [0.5, 1, 2])
 
 
+def test_holdout_log_likelihood_from_probabilities():
+    class ProbabilityStub:
+        def probability_of_holdout_counts(self, summary, horizon, counts):
+            return stats.poisson.pmf(counts, 0.1 * horizon)
+
+    s = pd.DataFrame({"frequency": [0, 1, 2]})
+    counts = np.array([0, 2, 5])
+    ll = holdout_log_likelihood(ProbabilityStub(), s, 10.0, counts)
+    assert ll == pytest.approx(stats.poisson.logpmf(counts, 1.0).sum(), rel=1e-12)
+
+
 def test_holdout_log_likelihood_refuses_nan_and_warns_on_zero_probability():
     class NaNStub(_PoissonStub):
         def log_likelihood_holdout(self, summary, horizon, counts):

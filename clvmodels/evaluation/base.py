@@ -31,6 +31,9 @@ The protocol (duck-typed; subclassing :class:`Method` is optional)
     customer makes exactly ``counts[i]`` transactions in the holdout window,
     given the calibration data. When present, the harness reports the summed
     holdout log-likelihood (:func:`clvmodels.evaluation.metrics.holdout_log_likelihood`).
+    ``counts`` is a float array of whole numbers in the summary's row order.
+    A method may instead provide ``probability_of_holdout_counts(summary,
+    horizon, counts)`` returning the probabilities; they are logged for it.
 
 **Holdout data is never passed to a method.** The harness strips the holdout
 columns (:func:`calibration_only`) and truncates the log at

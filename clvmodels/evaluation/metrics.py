@@ -400,14 +400,24 @@ def holdout_log_likelihood(method, summary: pd.DataFrame, horizon: float, counts
 
     Calls the optional hook ``method.log_likelihood_holdout(summary, horizon,
     counts)`` (per-customer ``log P(X(horizon) = counts[i] | calibration
-    data)``) and returns the sum over customers. Returns None when the method
-    has no such hook (deterministic formulas and baselines). A NaN from the
-    method raises; a probability of 0 (``-inf``) is returned with a
+    data)``), or failing that ``method.probability_of_holdout_counts(summary,
+    horizon, counts)`` (the probabilities themselves, logged here), and
+    returns the sum over customers. Returns None when the method has neither
+    (deterministic formulas and baselines). A NaN from the method raises; a
+    probability of 0 (``-inf``) is returned with a
     :class:`~clvmodels.errors.StatisticalWarning`.
     """
     hook = getattr(method, "log_likelihood_holdout", None)
     if not callable(hook):
-        return None
+        prob = getattr(method, "probability_of_holdout_counts", None)
+        if not callable(prob):
+            return None
+
+        def hook(summary, horizon, counts):
+            p = np.asarray(prob(summary, horizon, counts), dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.log(p)
+
     c = np.asarray(counts, dtype=float).reshape(-1)
     if c.size != len(summary) or np.any(c < 0) or np.any(c != np.round(c)):
         raise InvalidParameterError(
