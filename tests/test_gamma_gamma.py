@@ -468,3 +468,36 @@ def test_density_is_the_beta_prime_law_and_simulator_follows_it():
                                    ref, rtol=1e-12)
     draws = simulate_gamma_gamma_spend(np.full(4000, 3), p, q, g, random_state=9)
     assert stats.kstest(3 * draws / g, stats.betaprime(3 * p, q).cdf).pvalue > 0.001
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman"])
+def test_weighted_independence_check_equals_scipy_on_repeated_rows(method):
+    from scipy import stats
+
+    rng = np.random.default_rng(12)
+    x = rng.integers(1, 6, 300).astype(float)  # many ties, as real frequencies have
+    m = np.round(rng.gamma(3.0, 10.0, 300) + 2 * x)
+    w = rng.integers(1, 5, 300)
+    res = gg.independence_check(x, m, method=method, weights=w, threshold=0.1)
+    fn = stats.pearsonr if method == "pearson" else stats.spearmanr
+    ref = fn(np.repeat(x, w), np.repeat(m, w))
+    assert res["correlation"] == pytest.approx(ref.statistic, rel=1e-12)
+    assert res["p_value"] == pytest.approx(ref.pvalue, rel=1e-8)
+    assert res["n_customers"] == w.sum()
+
+
+def test_fit_with_weights_equals_fit_on_repeated_rows():
+    from clvmodels.models.gamma_gamma import GammaGamma
+
+    rng = np.random.default_rng(13)
+    x = rng.integers(1, 8, 400)
+    m = np.round(rng.gamma(6.0, 5.0, 400), 2)
+    w = rng.integers(1, 4, 400)
+    weighted = GammaGamma().fit(pd.DataFrame({"frequency": x, "monetary_value": m, "n": w}),
+                                weights="n")
+    repeated = GammaGamma().fit(pd.DataFrame({"frequency": np.repeat(x, w),
+                                              "monetary_value": np.repeat(m, w)}))
+    np.testing.assert_allclose(weighted.params_, repeated.params_, rtol=1e-7)
+    assert weighted.n_customers_ == repeated.n_customers_ == w.sum()
+    assert weighted.independence_["correlation"] == pytest.approx(
+        repeated.independence_["correlation"], rel=1e-12)

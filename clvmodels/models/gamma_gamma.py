@@ -444,14 +444,45 @@ def expected_spend(params, frequency, monetary_value) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # diagnostics
 # ---------------------------------------------------------------------------
+def _weighted_midranks(values, weights):
+    """Midranks each value would have in the data expanded by (integer) weights."""
+    order = np.argsort(values, kind="stable")
+    sorted_vals = values[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_vals[1:] != sorted_vals[:-1])))
+    tie_weight = np.add.reduceat(weights[order], starts)
+    below = np.concatenate(([0.0], np.cumsum(tie_weight)[:-1]))
+    rank_of_tie = below + (tie_weight + 1.0) / 2.0
+    ranks = np.empty_like(values)
+    ranks[order] = np.repeat(rank_of_tie, np.diff(np.append(starts, values.size)))
+    return ranks
+
+
+def _weighted_pearson(x, m, w):
+    """Pearson correlation of the data expanded by weights, and its t-test p-value."""
+    n = float(np.sum(w))
+    dx = x - np.sum(w * x) / n
+    dm = m - np.sum(w * m) / n
+    corr = float(np.sum(w * dx * dm) / np.sqrt(np.sum(w * dx * dx) * np.sum(w * dm * dm)))
+    corr = min(1.0, max(-1.0, corr))
+    if n <= 2:
+        return corr, float("nan")
+    if abs(corr) == 1.0:
+        return corr, 0.0
+    t = corr * np.sqrt((n - 2.0) / (1.0 - corr * corr))
+    return corr, float(2.0 * stats.t.sf(abs(t), n - 2.0))
+
+
 def independence_check(frequency, monetary_value, method: str = "pearson",
-                       threshold: float = 0.3, alpha: float = 0.05) -> dict:
+                       threshold: float = 0.3, alpha: float = 0.05, weights=None) -> dict:
     """Test the model's assumption that spend per transaction is independent of frequency.
 
     The Gamma-Gamma model treats ``mbar`` and ``x`` as independent (Fader &
     Hardie 2013, section 2, who report a correlation of 0.11 on CDNOW). This
     computes the Pearson (or Spearman rank) correlation between them over the
-    customers given and its two-sided p-value.
+    customers given and its two-sided p-value (:func:`scipy.stats.pearsonr` /
+    :func:`scipy.stats.spearmanr`). With ``weights`` (customers per row) it
+    gives the same numbers as those functions on the rows repeated by their
+    weights (t-test p-value with ``n = sum(weights)``), without repeating them.
 
     Parameters
     ----------
@@ -462,13 +493,17 @@ def independence_check(frequency, monetary_value, method: str = "pearson",
         ``|correlation|`` at or above which the dependence is called large.
     alpha : float
         Significance level.
+    weights : array_like, optional
+        Number of customers each row stands for.
 
     Returns
     -------
     dict
         ``method``, ``correlation``, ``p_value``, ``n_customers``,
         ``threshold``, ``alpha`` and ``violated`` (``|correlation| >=
-        threshold`` and ``p_value < alpha``).
+        threshold`` and ``p_value < alpha``). The correlation and p-value are
+        NaN (and ``violated`` False) when fewer than 3 customers are given or
+        either variable is constant: there is nothing to test.
 
     Examples
     --------
@@ -482,14 +517,24 @@ def independence_check(frequency, monetary_value, method: str = "pearson",
         )
     x = _as_float_array(frequency, "frequency").ravel()
     m = _as_float_array(monetary_value, "monetary_value").ravel()
-    n = x.size
-    if n < 3 or np.ptp(x) == 0 or np.ptp(m) == 0:
+    w = _weights(weights, x.shape)
+    if w is not None:
+        keep = w > 0
+        x, m, w = x[keep], m[keep], w[keep]
+    n = float(x.size if w is None else np.sum(w))
+    n_out = int(n) if float(n).is_integer() else n
+    if n < 3 or x.size < 2 or np.ptp(x) == 0 or np.ptp(m) == 0:
         return {"method": method, "correlation": float("nan"), "p_value": float("nan"),
-                "n_customers": int(n), "threshold": float(threshold), "alpha": float(alpha),
+                "n_customers": n_out, "threshold": float(threshold), "alpha": float(alpha),
                 "violated": False}
-    res = stats.pearsonr(x, m) if method == "pearson" else stats.spearmanr(x, m)
-    corr, pval = float(res.statistic), float(res.pvalue)
-    return {"method": method, "correlation": corr, "p_value": pval, "n_customers": int(n),
+    if w is None:
+        res = stats.pearsonr(x, m) if method == "pearson" else stats.spearmanr(x, m)
+        corr, pval = float(res.statistic), float(res.pvalue)
+    elif method == "pearson":
+        corr, pval = _weighted_pearson(x, m, w)
+    else:
+        corr, pval = _weighted_pearson(_weighted_midranks(x, w), _weighted_midranks(m, w), w)
+    return {"method": method, "correlation": corr, "p_value": pval, "n_customers": n_out,
             "threshold": float(threshold), "alpha": float(alpha),
             "violated": bool(abs(corr) >= threshold and pval < alpha)}
 
@@ -660,19 +705,14 @@ class GammaGamma(BaseModel):
         unit = summary.attrs.get("time_unit") if isinstance(summary, pd.DataFrame) else None
         self.time_unit_ = None if unit is None else str(unit)
         self.n_excluded_customers_ = n_invalid
-        xk, mk = x[keep], m[keep]
-        if wk is not None:
-            if np.all(wk == np.round(wk)) and wk.sum() <= 50_000_000:
-                reps = wk.astype(np.int64)
-                xk, mk = np.repeat(xk, reps), np.repeat(mk, reps)
-            # non-integer weights: the diagnostic uses the rows unweighted
-        self.independence_ = self._independence(xk, mk, "pearson", stacklevel=3)
+        self.independence_ = self._independence(x[keep], m[keep], "pearson", weights=wk,
+                                                stacklevel=3)
         return self
 
     # ------------------------------------------------------------ diagnostics
-    def _independence(self, x, m, method, alpha=0.05, stacklevel=2) -> dict:
-        result = independence_check(x, m, method=method,
-                                    threshold=float(self.independence_threshold), alpha=alpha)
+    def _independence(self, x, m, method, alpha=0.05, weights=None, stacklevel=2) -> dict:
+        result = independence_check(x, m, method=method, alpha=alpha, weights=weights,
+                                    threshold=float(self.independence_threshold))
         if result["violated"]:
             warnings.warn(
                 f"frequency and monetary_value are correlated ({method} r = "
@@ -686,14 +726,15 @@ class GammaGamma(BaseModel):
         return result
 
     def independence_check(self, summary: pd.DataFrame | None = None, method: str = "pearson",
-                           alpha: float = 0.05, **columns) -> dict:
+                           alpha: float = 0.05, *, weights=None, **columns) -> dict:
         """Correlation between ``frequency`` and ``monetary_value`` of repeat customers.
 
         Runs :func:`independence_check` on the rows with ``frequency > 0`` and
         ``monetary_value > 0`` and warns (:class:`~clvmodels.errors.StatisticalWarning`)
         when ``|correlation| >= independence_threshold`` with ``p_value < alpha``.
         Needs no fitted parameters; :meth:`fit` stores its result in
-        ``independence_``.
+        ``independence_``. ``weights`` (customers per row, or a column name)
+        count each row that many times.
 
         Returns
         -------
@@ -702,10 +743,12 @@ class GammaGamma(BaseModel):
             ``threshold``, ``alpha``, ``violated``. The correlation is NaN when
             fewer than 3 customers remain or a column is constant.
         """
-        data, _ = validate_data(self, summary, columns, context="independence_check")
+        data, index = validate_data(self, summary, columns, context="independence_check")
         x, m = data["frequency"], data["monetary_value"]
+        w = self._weights(summary, weights, len(index))
         keep = (x > 0) & (m > 0)
-        return self._independence(x[keep], m[keep], method, alpha=alpha)
+        return self._independence(x[keep], m[keep], method, alpha=alpha,
+                                  weights=None if w is None else w[keep])
 
     # ------------------------------------------------------------ predictions
     def _check_unit(self, summary, method: str) -> None:
