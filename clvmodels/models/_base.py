@@ -34,9 +34,12 @@ worked example to copy. The complete list:
     the best optimum kept).
 
 Optional: ``_check_data(self, data, index)`` returning a list of extra
-problem messages (model-specific validation), ``_log_bounds`` (bounds on the
-log-parameters), and ``__init__`` with extra hyperparameters (keep the
-scikit-learn rule: only store the arguments). Prediction methods call
+problem messages (model-specific validation), ``_prepare_data(*columns)``
+(a staticmethod run once per fit on the unique rows; whatever tuple it
+returns is passed to ``_loglik_and_gradient`` in place of the columns, e.g.
+precomputed unique values), ``_log_bounds`` (bounds on the log-parameters),
+and ``__init__`` with extra hyperparameters (keep the scikit-learn rule: only
+store the arguments). Prediction methods call
 ``self._prediction_data(summary, "method_name")`` which checks fitted-ness,
 the time unit and the data, and returns ``(data_dict, index)``; they return a
 Series indexed like the summary.
@@ -352,6 +355,14 @@ class BaseModel(BaseEstimator):
     def _loglik_and_gradient(params, *data_and_weights):  # pragma: no cover - abstract
         raise NotImplementedError("this model does not define _loglik_and_gradient")
 
+    @staticmethod
+    def _prepare_data(*columns) -> tuple:
+        """Optional: turn the unique data columns into what ``_loglik_and_gradient`` takes.
+
+        Runs once per fit; the default passes the columns through unchanged.
+        """
+        return columns
+
     def _start_values(self, *data, weights) -> list[np.ndarray]:
         """Start values (natural scale); the default is all ones."""
         return [np.ones(len(self._param_names))]
@@ -393,6 +404,7 @@ class BaseModel(BaseEstimator):
             weights=w,
             penalizer=float(self.penalizer),
             log_bounds=self._log_bounds,
+            prepare=type(self)._prepare_data,
         )
         self._set_fit_result(result)
         unit = summary.attrs.get("time_unit") if isinstance(summary, pd.DataFrame) else None

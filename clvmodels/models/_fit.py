@@ -89,6 +89,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from threadpoolctl import threadpool_limits
 
 from clvmodels.errors import ConvergenceWarning, HessianWarning, InvalidParameterError
 
@@ -223,7 +224,9 @@ class FitResult:
     n_starts : int
         Number of start values tried.
     start_log_likelihoods : list of float
-        Log-likelihood reached from each start.
+        Log-likelihood reached from each start. A start whose iterate comes
+        within 1e-2 (in every log-parameter) of an optimum found from an
+        earlier start is stopped there, so its value is a little lower.
     n_observations : float
         Sum of weights (number of customers when unweighted).
     n_unique : int
@@ -365,7 +368,7 @@ def covariance_from_hessian(
                 "(the likelihood is not numerically defined around the estimate). "
                 "Check the data for extreme values or refit with a small penalizer.",
                 HessianWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
         return nan, nan.copy(), False
     eigenvalues, eigenvectors = np.linalg.eigh(hessian_log)
@@ -384,7 +387,7 @@ def covariance_from_hessian(
                 "(or the optimum was not reached). Standard errors are NaN. Try more data, check "
                 "convergence_ facts, or refit with a small penalizer.",
                 HessianWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
         return nan, nan.copy(), False
     covariance_log = (eigenvectors / eigenvalues) @ eigenvectors.T
@@ -394,26 +397,47 @@ def covariance_from_hessian(
     return covariance, covariance_log, True
 
 
-def _run_lbfgsb(objective: _Objective, x0: np.ndarray, bounds, maxiter: int):
+#: A later start whose iterate comes this close (in every log-parameter) to an optimum already
+#: found is in that optimum's basin; it is stopped there instead of converging a second time.
+_SAME_BASIN = 1e-2
+
+
+def _run_lbfgsb(objective: _Objective, x0: np.ndarray, bounds, maxiter: int, known=None):
+    callback = None
+    if known is not None:
+        x_known = np.asarray(known, dtype=float)
+
+        def callback(intermediate_result):
+            if np.max(np.abs(intermediate_result.x - x_known)) < _SAME_BASIN:
+                raise StopIteration
+
     return optimize.minimize(
         objective,
         x0,
         jac=True,
         method="L-BFGS-B",
         bounds=[bounds] * len(x0),
+        callback=callback,
         options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
     )
 
 
 def _newton_polish(objective: _Objective, x: np.ndarray, value: float, bounds, n_steps: int = 4):
-    """A few Newton steps with a finite-difference Hessian; accepted only if they help."""
+    """A few Newton steps with a finite-difference Hessian; accepted only if they help.
+
+    Returns the point, its value and gradient, the number of accepted steps and the
+    last Hessian computed with the point it was computed at (reused for the standard
+    errors when the point has not moved since).
+    """
     grad = objective(x)[1]
-    notes = []
+    n_accepted = 0
+    last_hessian = None
     for _ in range(n_steps):
         gnorm = float(np.max(np.abs(grad)))
         if gnorm < 1e-12:
             break
         hess = hessian_log_scale(lambda z: objective(z)[1], x)
+        last_hessian = (x.copy(), hess)
         try:
             eig = np.linalg.eigvalsh(hess)
         except np.linalg.LinAlgError:
@@ -428,10 +452,10 @@ def _newton_polish(objective: _Objective, x: np.ndarray, value: float, bounds, n
         tolerance = 1e-13 * max(1.0, abs(value))
         if new_value <= value + tolerance and np.max(np.abs(new_grad)) < gnorm:
             x, value, grad = candidate, new_value, new_grad
-            notes.append("newton")
+            n_accepted += 1
         else:
             break
-    return x, value, grad, len(notes)
+    return x, value, grad, n_accepted, last_hessian
 
 
 def fit_maximum_likelihood(
@@ -445,6 +469,7 @@ def fit_maximum_likelihood(
     log_bounds: tuple[float, float] = DEFAULT_LOG_BOUNDS,
     maxiter: int = 2000,
     compressed: bool = False,
+    prepare: Callable[..., tuple] | None = None,
     warn: bool = True,
 ) -> FitResult:
     """Maximise a weighted log-likelihood over log-parameters.
@@ -472,6 +497,11 @@ def fit_maximum_likelihood(
         Maximum L-BFGS-B iterations per start.
     compressed : bool, default False
         True when ``data`` are already unique rows (skip :func:`compress`).
+    prepare : callable, optional
+        ``prepare(*unique_columns) -> tuple`` run once after compression; its
+        result replaces the data columns in every call of
+        ``loglik_and_gradient`` (e.g. to precompute unique values and
+        indices).
     warn : bool, default True
         Issue convergence and Hessian warnings.
 
@@ -486,7 +516,6 @@ def fit_maximum_likelihood(
     ``sum_i w_i`` times that objective.
     """
     names = tuple(param_names)
-    k = len(names)
     if penalizer < 0 or not np.isfinite(penalizer):
         raise InvalidParameterError(f"penalizer must be a finite number >= 0, got {penalizer!r}.")
     if compressed:
@@ -504,7 +533,30 @@ def fit_maximum_likelihood(
         w = w[keep]
     if w.sum() <= 0:
         raise InvalidParameterError("the total weight of the data is zero; nothing to fit.")
+    if prepare is not None:
+        columns = tuple(prepare(*columns))
 
+    # the optimizer's tiny vector operations call BLAS; its threads cost more than they save
+    # (4x slower L-BFGS-B on a busy 2-core machine), so BLAS runs single-threaded here
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_prepared(
+            loglik_and_gradient,
+            columns,
+            w,
+            names,
+            starts,
+            n_unique,
+            penalizer,
+            log_bounds,
+            maxiter,
+            warn,
+        )
+
+
+def _fit_prepared(
+    loglik_and_gradient, columns, w, names, starts, n_unique, penalizer, log_bounds, maxiter, warn
+) -> FitResult:
+    k = len(names)
     objective = _Objective(loglik_and_gradient, columns, w, penalizer)
     lower, upper = log_bounds
     best = None
@@ -519,7 +571,9 @@ def fit_maximum_likelihood(
         if objective(x0)[0] >= _UNDEFINED:
             start_lls.append(-np.inf)
             continue
-        result = _run_lbfgsb(objective, x0, (lower, upper), maxiter)
+        result = _run_lbfgsb(
+            objective, x0, (lower, upper), maxiter, known=None if best is None else best.x
+        )
         reached = -np.inf if result.fun >= _UNDEFINED else objective.loglik(result.x)[0]
         start_lls.append(float(reached))
         if best is None or result.fun < best.fun:
@@ -533,7 +587,9 @@ def fit_maximum_likelihood(
             "support (e.g. a zero where the model needs a positive value). Check the data."
         )
     x = np.asarray(best.x, dtype=float)
-    x, value, grad, n_newton = _newton_polish(objective, x, float(best.fun), (lower, upper))
+    x, value, grad, n_newton, last_hessian = _newton_polish(
+        objective, x, float(best.fun), (lower, upper)
+    )
     message = str(best.message)
     if n_newton:
         message += f"; polished by {n_newton} Newton step(s)"
@@ -565,7 +621,7 @@ def fit_maximum_likelihood(
             "purchases or no sign of dropout). Estimates and standard errors of these parameters "
             "are not meaningful; consider more data, a simpler model, or a small penalizer.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     elif warn and not converged:
         worst = names[int(np.argmax(np.abs(grad)))]
@@ -575,11 +631,16 @@ def fit_maximum_likelihood(
             f"{message}. Try other start values, rescale time (e.g. weeks instead of days) or a "
             "small penalizer.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
     total = objective.total_weight
-    hessian_log = total * hessian_log_scale(lambda z: objective(z)[1], x)
+    if last_hessian is not None and np.max(np.abs(last_hessian[0] - x)) < 1e-7:
+        # the polish's last Hessian was taken within 1e-7 of x: its change is below the
+        # finite-difference error, so it serves for the standard errors
+        hessian_log = total * last_hessian[1]
+    else:
+        hessian_log = total * hessian_log_scale(lambda z: objective(z)[1], x)
     if at_bound:
         # a parameter at a bound has no interior curvature worth inverting
         covariance = np.full((k, k), np.nan)
