@@ -330,3 +330,17 @@ def test_predictions_are_finite_when_nobody_is_retained():
     assert trad.retention_rate_ == 0.0
     assert (trad.predict(s, 30).to_numpy() == 0).all()
     assert math.isclose(PredictiveCLVPredictor().fit(s, log).average_lifetime_months_, 1.0)
+
+
+@pytest.mark.parametrize("predictor", VARIANTS, ids=[p.label for p in VARIANTS])
+def test_predictors_pass_the_evaluation_protocol_checks(predictor, summary, cal_log):
+    base = pytest.importorskip("clvmodels.evaluation.base")
+    calibration = base.calibration_only(summary)
+    base.check_calibration_summary(calibration, predictor.label)
+    assert predictor.needs_transactions is True
+    transactions = base.check_calibration_transactions(
+        cal_log, summary.attrs["calibration_end"], predictor.label)
+    est = clone(predictor).fit(calibration, transactions)
+    horizon = base.check_horizon(39)
+    checked = base.check_predictions(est.predict(calibration, horizon), calibration, est.label)
+    assert checked.index.equals(calibration.index)

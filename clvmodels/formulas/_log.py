@@ -18,7 +18,7 @@ from clvmodels.data.transactions import to_timestamp, validate_transactions
 from clvmodels.errors import InvalidParameterError, InvalidTransactionsError
 from clvmodels.formulas import _checks
 
-__all__ = ["CustomerDays", "customer_days", "month_number", "month_period"]
+__all__ = ["CustomerDays", "customer_days", "month_number", "month_period", "unique_pairs"]
 
 
 @dataclass
@@ -81,6 +81,19 @@ def month_first_day(month) -> np.ndarray:
     )
 
 
+def unique_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (a, b) pairs of two integer arrays, sorted by a then b."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if a.size == 0:
+        return a, b
+    b0 = int(b.min())
+    span = int(b.max()) - b0 + 1
+    key = np.sort(a * span + (b - b0))  # a sort beats numpy's hash-based unique here
+    key = key[np.r_[True, key[1:] != key[:-1]]]
+    return key // span, key % span + b0
+
+
 def customer_days(
     transactions,
     customer_id: str = "customer_id",
@@ -141,12 +154,27 @@ def customer_days(
                 f"every transaction is dated after observation_end ({obs.date()}); "
                 "move observation_end later."
             )
-    keys = ["code", "day"]
-    sums = [c for c in ("amount", "cost") if c in df.columns]
-    grouped = df.groupby(keys, sort=True)
-    out = grouped[sums].sum() if sums else grouped.size().to_frame("n")[[]]
-    out["orders"] = grouped["order"].nunique() if order_id is not None else 1
-    out = out.reset_index()
+    # One row per customer-day: a combined integer key, sorted by code then day.
+    code = df["code"].to_numpy(dtype=np.int64)
+    day = df["day"].to_numpy(dtype=np.int64)
+    d0 = int(day.min())
+    span = int(day.max()) - d0 + 1
+    key = code * span + (day - d0)
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    first = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+    uk = sorted_key[first]
+    inv = np.empty(len(key), dtype=np.int64)
+    inv[order] = np.cumsum(first) - 1
+    out = pd.DataFrame({"code": uk // span, "day": uk % span + d0})
+    for col in ("amount", "cost"):
+        if col in df.columns:
+            out[col] = np.bincount(inv, weights=df[col].to_numpy(), minlength=len(uk))
+    if order_id is not None:
+        day_of_order, _ = unique_pairs(inv, df["order"].to_numpy())
+        out["orders"] = np.bincount(day_of_order, minlength=len(uk))
+    else:
+        out["orders"] = 1
     if margin_rate is not None:
         out["cost"] = out["amount"] * (1.0 - margin_rate)
     out["month"] = month_number(out["day"].to_numpy())

@@ -85,8 +85,7 @@ def activity_spells(months: np.ndarray, codes: np.ndarray, active_window: int) -
         One row per spell: ``code``, ``start`` (first month active), ``end``
         (last month active, inclusive), ``first`` (True for a customer's first spell).
     """
-    pairs = np.unique(np.column_stack([codes, months]).astype(np.int64), axis=0)
-    code, month = pairs[:, 0], pairs[:, 1]
+    code, month = _log.unique_pairs(codes, months)
     new_customer = np.r_[True, code[1:] != code[:-1]]
     gap = np.r_[True, month[1:] > month[:-1] + active_window]
     starts = new_customer | gap
@@ -138,9 +137,8 @@ def _monthly_table(cd: _log.CustomerDays, window: int, observation_start) -> pd.
     pos = (inside["month"].to_numpy() - m0).astype(np.int64)
     revenue = np.bincount(pos, weights=inside["amount"].to_numpy(), minlength=n)
     orders = np.bincount(pos, weights=inside["orders"].to_numpy(), minlength=n).astype(np.int64)
-    cust_month = np.unique(np.column_stack([inside["code"].to_numpy(), pos]), axis=0)
-    purchasing = np.bincount(cust_month[:, 1], minlength=n).astype(np.int64) if len(
-        cust_month) else np.zeros(n, dtype=np.int64)
+    _, buying_pos = _log.unique_pairs(inside["code"].to_numpy(), pos)
+    purchasing = np.bincount(buying_pos, minlength=n).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = pd.DataFrame({
             "revenue": revenue,
@@ -440,8 +438,14 @@ def formula_inputs(
         transactions, customer_id, date, amount, cost=cost, margin_rate=margin_rate,
         order_id=order_id, observation_end=observation_end, refunds=refunds,
     )
+    return _pooled_inputs(cd, window, observation_start, _flow_attrs(cost, margin_rate, order_id))
+
+
+def _pooled_inputs(cd: _log.CustomerDays, window: int, observation_start=None,
+                   attrs: dict | None = None) -> FormulaInputs:
+    """:func:`formula_inputs` from validated customer-days."""
     monthly = _monthly_table(cd, window, observation_start)
-    monthly.attrs.update(_flow_attrs(cost, margin_rate, order_id))
+    monthly.attrs.update(attrs or _flow_attrs(None, None, None))
     full = monthly[monthly["complete"]]
     if full.empty:
         raise InvalidTransactionsError(

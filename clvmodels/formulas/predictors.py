@@ -8,6 +8,7 @@ learned attributes end in ``_``) with this small interface::
 
     name: str                          class attribute, e.g. "historical_arpu"
     label: str                         name and variant, e.g. "historical_arpu[proportional]"
+    needs_transactions: bool           True: the harness passes the calibration log to fit
     fit(summary, transactions=None) -> self
     predict(summary, horizon) -> DataFrame
 
@@ -102,7 +103,7 @@ from clvmodels.errors import (
 )
 from clvmodels.formulas import _checks, _log
 from clvmodels.formulas.historical import historical_clv
-from clvmodels.formulas.inputs import _check_window, formula_inputs
+from clvmodels.formulas.inputs import _check_window, _pooled_inputs
 from clvmodels.formulas.traditional import _discounted_sum
 
 __all__ = [
@@ -196,7 +197,11 @@ class _FormulaPredictor(BaseEstimator):
     """Base of the formula predictors: input checks, history, the predict frame."""
 
     name = "formula"
-    needs_transactions = False
+    #: The harness passes the calibration log to ``fit`` when this is True (the
+    #: evaluation protocol's flag); every formula uses it when given.
+    needs_transactions = True
+    #: Whether ``fit`` refuses to work without the log.
+    _log_required = True
     _variant_params: tuple[str, ...] = ()
 
     @property
@@ -228,7 +233,7 @@ class _FormulaPredictor(BaseEstimator):
         unit_days = TIME_UNITS[unit]
         cal_end = pd.Timestamp(summary.attrs["calibration_end"]).normalize()
         cal_day = _log.day_number(cal_end)
-        if transactions is None and self.needs_transactions:
+        if transactions is None and self._log_required:
             raise InvalidTransactionsError(
                 f"{self.name} needs the calibration transactions (monthly customer counts "
                 "come from them): call fit(summary, transactions) with the log of columns "
@@ -422,6 +427,7 @@ class HistoricalARPUPredictor(_FormulaPredictor):
     """
 
     name = "historical_arpu"
+    _log_required = False
     _variant_params = ("allocation",)
 
     def __init__(self, allocation="equal"):
@@ -516,7 +522,6 @@ class CohortPredictor(_FormulaPredictor):
     """
 
     name = "cohort"
-    needs_transactions = True
     _variant_params = ("allocation", "tail")
 
     def __init__(self, allocation="cohort_average", tail="geometric"):
@@ -595,12 +600,9 @@ class CohortPredictor(_FormulaPredictor):
 class _MonthlyFormula(_FormulaPredictor):
     """Predictors whose inputs come from formula_inputs on the calibration log."""
 
-    def _monthly_inputs(self, transactions):
+    def _monthly_inputs(self, cd):
         self._check_window()
-        fi = formula_inputs(
-            transactions[list(LOG_COLUMNS)], "customer_id", "date", "amount",
-            active_window=self.active_window, observation_end=self.calibration_end_,
-        )
+        fi = _pooled_inputs(cd, self.active_window)
         if fi.retention_rate is None:
             raise InvalidTransactionsError(
                 "no complete calibration month starts with active customers, so there is no "
@@ -637,7 +639,6 @@ class PredictiveCLVPredictor(_MonthlyFormula):
     """
 
     name = "predictive_clv"
-    needs_transactions = True
     _variant_params = ("allocation", "lifetime")
 
     def __init__(self, allocation="equal", lifetime="geometric", active_window=1):
@@ -651,7 +652,7 @@ class PredictiveCLVPredictor(_MonthlyFormula):
         self._check_window()
 
     def _fit(self, data, transactions, cd):
-        fi = self._monthly_inputs(transactions)
+        fi = self._monthly_inputs(cd)
         self.inputs_ = fi
         self.transactions_per_month_ = fi.transactions_per_month
         self.average_order_value_ = fi.average_order_value
@@ -694,7 +695,6 @@ class TraditionalCLVPredictor(_MonthlyFormula):
     """
 
     name = "traditional_clv"
-    needs_transactions = True
     _variant_params = ("allocation",)
 
     def __init__(self, allocation="equal", discount_rate=0.0, active_window=1):
@@ -708,7 +708,7 @@ class TraditionalCLVPredictor(_MonthlyFormula):
         self._check_window()
 
     def _fit(self, data, transactions, cd):
-        fi = self._monthly_inputs(transactions)
+        fi = self._monthly_inputs(cd)
         self.inputs_ = fi
         self.retention_rate_ = fi.retention_rate
         self.revenue_per_month_ = fi.revenue_per_active_customer_month
@@ -756,6 +756,7 @@ class SCPTPredictor(_FormulaPredictor):
     """
 
     name = "scpt_ltv"
+    _log_required = False  # with lifetime_months; otherwise _fit asks for the log
     _variant_params = ("allocation", "lifetime")
 
     def __init__(self, allocation="equal", lifetime="geometric", lifetime_months=None,
@@ -788,10 +789,7 @@ class SCPTPredictor(_FormulaPredictor):
                 "pass them to fit, or set lifetime_months."
             )
         else:
-            fi = formula_inputs(
-                transactions[list(LOG_COLUMNS)], active_window=self.active_window,
-                observation_end=self.calibration_end_,
-            )
+            fi = _pooled_inputs(cd, self.active_window)
             if fi.average_lifetime_months is None:
                 raise InvalidTransactionsError(
                     "no complete calibration month starts with active customers, so churn "

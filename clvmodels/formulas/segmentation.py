@@ -184,8 +184,8 @@ def loyalty_ladder(
     days = f["day"].to_numpy()
     n = len(cd.customers)
     purchases = np.bincount(codes, minlength=n)
-    months = np.unique(np.column_stack([codes, f["month"].to_numpy()]), axis=0)
-    active_months = np.bincount(months[:, 0], minlength=n)
+    month_codes, _ = _log.unique_pairs(codes, f["month"].to_numpy())
+    active_months = np.bincount(month_codes, minlength=n)
     same = np.r_[False, codes[1:] == codes[:-1]]
     gaps = np.diff(days, prepend=days[0]).astype(float)[same]
     gap_codes = codes[same]
