@@ -297,16 +297,8 @@ def cdnow_models():
     from clvmodels.models.bgnbd import BGNBD
     from clvmodels.models.gamma_gamma import GammaGamma
 
-    _require_bgnbd_predictions()
     return (BGNBD.from_params(time_unit="W", **BGNBD_CDNOW), GammaGamma.from_params(**GG_CDNOW))
 
-
-def _require_bgnbd_predictions():
-    # TEMPORARY while BGNBD.expected_purchases is being committed: remove once it is in.
-    from clvmodels.models.bgnbd import BGNBD
-
-    if not hasattr(BGNBD, "expected_purchases"):
-        pytest.skip("BGNBD.expected_purchases not committed yet")
 
 
 @pytest.mark.peers
@@ -360,8 +352,6 @@ def test_bgnbd_clv_factorisation_is_exact(cdnow_summary, cdnow_models):
 
 def test_bgnbd_model_unit_must_match_summary(cdnow_summary):
     from clvmodels.models.bgnbd import BGNBD
-
-    _require_bgnbd_predictions()
     daily = BGNBD.from_params(time_unit="D", **BGNBD_CDNOW)
     with pytest.raises(UnitMismatchError, match="'D'"):
         customer_lifetime_value(daily, 30.0, cdnow_summary, horizon=52, discount_rate=0.001)
@@ -371,7 +361,6 @@ def test_fitted_cdnow_models_give_a_sensible_clv(cdnow_summary):
     from clvmodels.models.bgnbd import BGNBD
     from clvmodels.models.gamma_gamma import GammaGamma
 
-    _require_bgnbd_predictions()
     purchases = BGNBD().fit(cdnow_summary)
     spend = GammaGamma().fit(cdnow_summary[cdnow_summary["frequency"] > 0])
     out = customer_lifetime_value(purchases, spend, cdnow_summary, horizon=39,

@@ -143,8 +143,8 @@ def test_log_likelihood_weights_equal_repeated_rows():
 
 
 def test_sorted_and_shuffled_rows_give_the_same_likelihood():
-    """Sorted frequencies take the per-distinct-x route of the kernel, shuffled ones the per-row
-    route; both equal the sum of the row log-densities."""
+    """The kernel groups rows by distinct frequency: any row order gives the sum of the row
+    log-densities (and the same gradient)."""
     rng = np.random.default_rng(8)
     x = np.sort(rng.integers(1, 40, 500)).astype(float)
     m = rng.gamma(3.0, 10.0, 500)

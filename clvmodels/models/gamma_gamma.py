@@ -39,7 +39,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import betaln, digamma, gammaln
-from threadpoolctl import threadpool_limits
 
 from clvmodels.errors import (
     ExcludedCustomersWarning,
@@ -240,43 +239,59 @@ def _weights(weights, shape) -> np.ndarray | None:
     return w
 
 
-def _frequency_runs(x):
-    """Distinct values and run starts of ``x`` when it is sorted (as the fitting machinery's
-    compressed rows are), else None."""
-    if x.size == 0 or not np.all(x[1:] >= x[:-1]):
-        return None
-    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
-    return x[starts], starts
+class _Prepared:
+    """The data of a fit in the form the log-likelihood uses, built once (``_prepare_data``).
+
+    The special functions (log-beta, digamma) depend on a row only through its
+    frequency ``x``, which takes few distinct values: they are evaluated on
+    ``x_values`` and summed with the total weight of each value; the per-row
+    work is then a few logarithms of the precomputed ``x m``.
+    """
+
+    __slots__ = ("x", "m", "xm", "log_m", "x_values", "x_index")
+
+    def __init__(self, frequency, monetary_value):
+        self.x = np.asarray(frequency, dtype=float).ravel()
+        self.m = np.asarray(monetary_value, dtype=float).ravel()
+        self.xm = self.x * self.m
+        self.log_m = np.log(self.m)
+        self.x_values, self.x_index = np.unique(self.x, return_inverse=True)
 
 
-def _loglik_and_gradient(params, frequency, monetary_value, weights):
+def _dot(u, v) -> float:
+    # einsum, not BLAS: no thread pool to wake for a reduction
+    return float(np.einsum("i,i->", u, v))
+
+
+def _loglik_and_gradient(params, *data_and_weights):
     """Weighted total log-likelihood and its gradient w.r.t. ``(p, q, gamma)``; no validation.
 
-    The formulas of :func:`log_likelihood` and :func:`gradient`. The special
-    functions (log-beta, digamma) depend on a row only through ``x``, so when
-    ``frequency`` is sorted they are evaluated once per distinct ``x`` and
-    weighted by the run's total weight; the per-row work is a few logarithms.
+    Called as ``_loglik_and_gradient(params, frequency, monetary_value, weights)``
+    or, inside a fit, as ``_loglik_and_gradient(params, _Prepared, weights)``.
+    The formulas of :func:`log_likelihood` and :func:`gradient`.
     """
+    *data, weights = data_and_weights
+    prep = data[0] if len(data) == 1 and isinstance(data[0], _Prepared) else _Prepared(*data)
     p, q, gamma = (float(v) for v in params)
-    x, m = frequency, monetary_value
-    w = np.ones_like(x) if weights is None else weights
-    xm = x * m
+    x, m, xm = prep.x, prep.m, prep.xm
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    # functions of x alone, on its distinct values, weighted by their total weight
+    ux = prep.x_values
+    wx = np.bincount(prep.x_index, weights=w, minlength=ux.size)
+    pux = p * ux
+    ll_x = -_log_beta(pux, q)
+    dp_x = ux * _digamma_difference(pux, q)
+    dq_x = digamma(pux + q) - digamma(q)
+    # per-row terms
     log1p_xm_g = np.log1p(xm / gamma)
     log1p_g_xm = np.log1p(gamma / xm)
-    runs = _frequency_runs(x)
-    if runs is None:
-        xs, ws = x, w
-    else:
-        xs, starts = runs
-        ws = np.add.reduceat(w, starts)
-    pxs = p * xs
-    psi_sum = digamma(pxs + q)
-    ll = (np.sum(ws * -_log_beta(pxs, q))
-          - np.sum(w * (q * log1p_xm_g + p * x * log1p_g_xm + np.log(m))))
-    d_p = np.sum(ws * xs * _digamma_difference(pxs, q)) - np.sum(w * x * log1p_g_xm)
-    d_q = np.sum(ws * (psi_sum - digamma(q))) - np.sum(w * log1p_xm_g)
-    d_gamma = np.sum(w * x * (q * m - p * gamma) / (gamma * (gamma + xm)))
-    return float(ll), np.array([d_p, d_q, d_gamma])
+    x_log1p_g_xm = x * log1p_g_xm
+    ll = (_dot(wx, ll_x) - q * _dot(w, log1p_xm_g) - p * _dot(w, x_log1p_g_xm)
+          - _dot(w, prep.log_m))
+    d_p = _dot(wx, dp_x) - _dot(w, x_log1p_g_xm)
+    d_q = _dot(wx, dq_x) - _dot(w, log1p_xm_g)
+    d_gamma = _dot(w, x * (q * m - p * gamma) / (gamma * (gamma + xm)))
+    return ll, np.array([d_p, d_q, d_gamma])
 
 
 def log_likelihood(params, frequency, monetary_value, weights=None) -> float:
@@ -614,6 +629,10 @@ class GammaGamma(BaseModel):
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
 
+    @staticmethod
+    def _prepare_data(frequency, monetary_value):
+        return (_Prepared(frequency, monetary_value),)
+
     def __init__(self, penalizer: float = 0.0, n_starts: int = 3, drop_invalid: bool = False,
                  independence_threshold: float = 0.3):
         self.penalizer = penalizer
@@ -698,10 +717,7 @@ class GammaGamma(BaseModel):
                 stacklevel=2,
             )
         wk = None if w is None else w[keep]
-        # L-BFGS-B makes many tiny BLAS calls; a multi-threaded BLAS pool then spends far more
-        # time waking and spinning threads than computing (10x slower fits on 2 busy cores).
-        with threadpool_limits(limits=1, user_api="blas"):
-            super().fit(None, weights=wk, frequency=x[keep], monetary_value=m[keep])
+        super().fit(None, weights=wk, frequency=x[keep], monetary_value=m[keep])
         unit = summary.attrs.get("time_unit") if isinstance(summary, pd.DataFrame) else None
         self.time_unit_ = None if unit is None else str(unit)
         self.n_excluded_customers_ = n_invalid
