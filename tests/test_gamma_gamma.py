@@ -426,6 +426,8 @@ def test_from_params_clone_and_save_round_trip(tmp_path, cdnow_fit, cdnow_summar
     cdnow_fit.save(path)
     loaded = load_model(path)
     assert isinstance(loaded, GammaGamma)
+    assert loaded.fit_info_["independence_correlation"] == pytest.approx(0.1139, abs=1e-4)
+    assert loaded.fit_info_["n_excluded_customers"] == 0
     np.testing.assert_array_equal(loaded.params_, cdnow_fit.params_)
     np.testing.assert_array_equal(loaded.expected_spend(cdnow_summary),
                                   cdnow_fit.expected_spend(cdnow_summary))

@@ -723,6 +723,12 @@ class GammaGamma(BaseModel):
         self.n_excluded_customers_ = n_invalid
         self.independence_ = self._independence(x[keep], m[keep], "pearson", weights=wk,
                                                 stacklevel=3)
+        # also in fit_info_, so that summary().attrs and saved files carry them
+        self.fit_info_.update({
+            "n_excluded_customers": n_invalid,
+            "independence_correlation": self.independence_["correlation"],
+            "independence_p_value": self.independence_["p_value"],
+        })
         return self
 
     # ------------------------------------------------------------ diagnostics
