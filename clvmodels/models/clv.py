@@ -346,7 +346,10 @@ def customer_lifetime_value(
     Parameters
     ----------
     purchase_model : fitted model with ``expected_purchases(summary, t)``
-        BG/NBD, Pareto/NBD, ... (its ``time_unit_``, if any, is checked).
+        BG/NBD, Pareto/NBD, ... (its ``time_unit_``, if any, is checked). It is
+        called on the distinct histories only, with the summary's
+        ``frequency``, ``recency``, ``T`` (and ``n_periods``) columns, and ``t``
+        either a number or an array of one horizon per row.
     spend_model : fitted model with ``expected_spend(summary)``, a number, or None
         Expected value per transaction (e.g. :class:`~clvmodels.models.gamma_gamma.GammaGamma`,
         which gives customers without repeat purchases the population mean). With
