@@ -530,23 +530,6 @@ def _prepare(x, tx, T) -> _Prepared:
                      h_keys.real.copy(), h_keys.imag.copy(), h_index)
 
 
-# One-slot cache of the pair index for the optimiser, which evaluates the likelihood
-# ~100 times on the same (compressed) arrays. The key holds the arrays themselves
-# (so their ids cannot be reused) plus their sums, against in-place changes.
-_PREPARED_CACHE: list = []
-
-
-def _prepare_cached(x, tx, T) -> _Prepared:
-    fingerprint = (x.shape, float(x.sum()), float(tx.sum()), float(T.sum()))
-    if _PREPARED_CACHE:
-        cx, ctx, cT, cfp, prepared = _PREPARED_CACHE[0]
-        if cx is x and ctx is tx and cT is T and cfp == fingerprint:
-            return prepared
-    prepared = _prepare(x, tx, T)
-    _PREPARED_CACHE[:] = [(x, tx, T, fingerprint, prepared)]
-    return prepared
-
-
 def _likelihood_parts(r, alpha, s, beta, prep: _Prepared, grad=False):
     """The two terms of the likelihood, per distinct pair.
 
@@ -674,15 +657,21 @@ def log_likelihood(params, frequency, recency, T, weights=None) -> float:
     return float(np.sum(ll) if w is None else np.sum(w * ll))
 
 
-def _loglik_and_gradient(params, x, tx, T, weights):
+def _loglik_and_gradient(params, *data_and_weights):
     """Weighted total log-likelihood and gradient without argument checks (used by fit).
 
-    The optimiser calls this ~100 times on the same compressed arrays, so the
-    index of distinct ``(x, t_x)`` and ``(x, T)`` pairs is cached between calls.
+    Called as ``_loglik_and_gradient(params, x, tx, T, weights)`` or, inside a
+    fit, with the prepared data ``(params, _Prepared, weights)``: the optimiser
+    evaluates the likelihood ~100 times on the same compressed rows, so the
+    index of distinct ``(x, t_x)`` and ``(x, T)`` pairs is built once
+    (:meth:`ParetoNBD._prepare_data`).
     """
+    *data, weights = data_and_weights
+    prep = data[0] if len(data) == 1 and isinstance(data[0], _Prepared) else _prepare(
+        *(np.asarray(v, dtype=float) for v in data))
     r, alpha, s, beta = (float(v) for v in params)
-    prep = _prepare_cached(x, tx, T)
-    return _log_lik_and_grad_total(r, alpha, s, beta, prep, np.asarray(weights, dtype=float))
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    return _log_lik_and_grad_total(r, alpha, s, beta, prep, w)
 
 
 def gradient(params, frequency, recency, T, weights=None) -> np.ndarray:
@@ -1077,6 +1066,10 @@ class ParetoNBD(BaseModel):
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
 
+    @staticmethod
+    def _prepare_data(frequency, recency, T):
+        return (_prepare(frequency, recency, T),)
+
     def _start_values(self, frequency, recency, T, weights):
         w = np.ones_like(frequency) if weights is None else weights
         total = float(np.sum(w))
@@ -1110,27 +1103,33 @@ class ParetoNBD(BaseModel):
         )
         return pd.Series(values, index=index, name="probability_alive")
 
-    def expected_purchases(self, summary=None, t=None, **columns) -> pd.Series:
+    def expected_purchases(self, summary=None, t=1.0, **columns) -> pd.Series:
         """Expected repeat purchases in the next ``t`` time units; see :func:`expected_purchases`.
 
         Parameters
         ----------
         summary : DataFrame, optional
             Columns frequency, recency, T (in the model's time unit).
-        t : float or array_like
-            Length of the prediction window (one value, or one per customer).
+        t : float or array_like, default 1
+            Length of the prediction window in the model's time unit (one value,
+            or one per customer).
         **columns : array_like
             The summary columns by keyword.
 
         Returns
         -------
-        Series indexed like the summary.
+        Series
+            Indexed like the summary, named ``expected_purchases``.
+
+        Examples
+        --------
+        >>> model = ParetoNBD.from_params(r=0.553, alpha=10.578, s=0.606, beta=11.669)
+        >>> model.expected_purchases(frequency=[0, 2], recency=[0.0, 30.43], T=[38.86, 38.86], t=39)
+        customer
+        0    0.107081
+        1    1.455123
+        Name: expected_purchases, dtype: float64
         """
-        if t is None:
-            raise InvalidParameterError(
-                "expected_purchases() needs t, the length of the prediction window in the "
-                "model's time unit (e.g. t=39 for the 39 weeks after calibration)."
-            )
         data, index = self._prediction_data(summary, "expected_purchases", **columns)
         values = expected_purchases(
             self._params_array(), data["frequency"], data["recency"], data["T"], t
