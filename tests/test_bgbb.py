@@ -369,3 +369,17 @@ def test_bad_arguments_and_unfitted_use():
         bgbb.discounted_expected_residual_transactions(PUB_PARAMS, 1, 1, 6, -0.1)
     with pytest.raises(InvalidParameterError, match="gamma"):
         bgbb.log_likelihood((1.0, 1.0, -1.0, 1.0), 1, 1, 6)
+
+
+def test_estimator_contract_basics():
+    from sklearn.base import clone
+
+    model = BGBB(penalizer=0.0, n_starts=2)
+    assert clone(model).get_params() == model.get_params()
+    data = load_donations()
+    a = model.fit(data).params_.copy()
+    b = model.fit(data).params_
+    pd.testing.assert_series_equal(a, b)  # fitting twice gives the same answer
+    assert model.get_params() == {"penalizer": 0.0, "n_starts": 2}  # fit leaves them alone
+    with pytest.raises(InvalidParameterError, match="penalizer"):
+        BGBB(penalizer=-1).fit(data)

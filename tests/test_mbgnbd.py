@@ -263,3 +263,17 @@ def test_errors():
         mbgnbd.probability_alive((1.0, 1.0, -1.0, 1.0), 1, 1.0, 2.0)
     with pytest.raises(InvalidParameterError, match="recency"):
         mbgnbd.expected_purchases((1.0, 1.0, 1.0, 1.0), 1, 3.0, 2.0, 5.0)
+
+
+def test_estimator_contract_basics(cdnow):
+    from sklearn.base import clone
+
+    model = MBGNBD(n_starts=2)
+    assert clone(model).get_params() == model.get_params()
+    a = model.fit(cdnow).params_.copy()
+    pd.testing.assert_series_equal(a, model.fit(cdnow).params_)
+    assert model.get_params() == {"penalizer": 0.0, "n_starts": 2}
+    # compressed rows with weights give the same fit as one row per customer
+    table = cdnow[["frequency", "recency", "T"]].value_counts().rename("w").reset_index()
+    compact = MBGNBD().fit(table, weights="w")
+    np.testing.assert_allclose(compact.params_, a, rtol=1e-6)

@@ -401,3 +401,13 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_allclose(back.covariance_, m.covariance_)
     assert back.time_unit_ == "Y"
     np.testing.assert_allclose(back.survival([3, 9]), m.survival([3, 9]))
+
+
+def test_estimator_contract_basics():
+    from sklearn.base import clone
+
+    model = ShiftedBetaGeometric(n_starts=2)
+    assert clone(model).get_params() == model.get_params()
+    a = model.fit(_counts("regular")).params_.copy()
+    pd.testing.assert_series_equal(a, model.fit(_counts("regular")).params_)
+    assert model.get_params() == {"penalizer": 0.0, "n_starts": 2}
