@@ -326,7 +326,8 @@ def _cf_log_S(a, b, z, grad):
                         np.zeros(n),
                     ])
             aa = coef * z
-            d_new = 1.0 / (1.0 + aa * d)
+            with np.errstate(divide="ignore"):  # a zero denominator is replaced as in Lentz
+                d_new = 1.0 / (1.0 + aa * d)
             d_new = np.where(np.isfinite(d_new), d_new, 1.0 / _TINY)
             c_new = 1.0 + aa / c
             c_new = np.where(np.abs(c_new) < _TINY, _TINY, c_new)
@@ -1014,8 +1015,10 @@ def expected_residual_transactions(params, frequency, recency, T, discount_rate)
     x, tx, T = x.ravel(), tx.ravel(), T.ravel()
     log_alive = _log_probability_alive_flat(r, alpha, s, beta, x, tx, T)
     log_rate = np.log(r + x) - np.log(alpha + T)
-    out = np.exp(log_alive + log_rate + _log_discounted_lifetime(s, beta + T, delta))
-    return out.reshape(shape)
+    # the discounted-lifetime factor depends on T only: one quadrature per distinct T
+    T_values, T_index = np.unique(T, return_inverse=True)
+    log_life = _log_discounted_lifetime(s, beta + T_values, delta)[T_index.reshape(-1)]
+    return np.exp(log_alive + log_rate + log_life).reshape(shape)
 
 
 # ---------------------------------------------------------------------------
