@@ -1,17 +1,33 @@
 """clvmodels: customer lifetime value, from practitioners' formulas to buy-till-you-die models.
 
 The public API is re-exported here; see the README for a tour.
+
+* Data: :func:`rfm_summary`, :func:`validate_transactions`, :mod:`clvmodels.datasets`,
+  :mod:`clvmodels.data.simulate`.
+* Formulas: :mod:`clvmodels.formulas`.
+* Models: :class:`BGNBD`, :class:`GammaGamma` (and the rest of :mod:`clvmodels.models`),
+  :func:`customer_lifetime_value`, :func:`load_model`.
+* Comparison: :func:`compare`, :mod:`clvmodels.evaluation`, :mod:`clvmodels.plotting`.
 """
 
-from clvmodels import datasets, errors
+from clvmodels import datasets, errors, formulas
 from clvmodels._version import __version__
 from clvmodels.data import read_transactions, rfm_summary, validate_transactions
+from clvmodels.evaluation.harness import ComparisonResult, compare
+from clvmodels.models import BGNBD, GammaGamma, customer_lifetime_value, load_model
 
 __all__ = [
     "__version__",
     "datasets",
     "errors",
+    "formulas",
     "read_transactions",
     "rfm_summary",
     "validate_transactions",
+    "BGNBD",
+    "GammaGamma",
+    "customer_lifetime_value",
+    "load_model",
+    "compare",
+    "ComparisonResult",
 ]

@@ -16,6 +16,8 @@ from clvmodels.evaluation.base import (
     prediction_frame,
 )
 from clvmodels.evaluation.baselines import OwnRate, PopulationRate, Zero
+from clvmodels.evaluation.harness import ComparisonResult, backtest_cutoffs, compare
+from clvmodels.evaluation.methods import ModelMethod
 from clvmodels.evaluation.metrics import (
     METRICS,
     conditional_expectations,
@@ -43,6 +45,10 @@ __all__ = [
     "OwnRate",
     "PopulationRate",
     "GradientBoosting",
+    "ModelMethod",
+    "compare",
+    "ComparisonResult",
+    "backtest_cutoffs",
     "METRICS",
     "conditional_expectations",
     "gains_curve",

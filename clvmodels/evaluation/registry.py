@@ -36,7 +36,11 @@ from clvmodels.errors import InvalidParameterError
 __all__ = ["register_method", "unregister_method", "available_methods", "get_method"]
 
 _REGISTRY: dict[str, Callable[[], object]] = {}
-_BUILTIN_MODULES = ("clvmodels.evaluation.baselines", "clvmodels.evaluation.ml")
+_BUILTIN_MODULES = (
+    "clvmodels.evaluation.baselines",
+    "clvmodels.evaluation.ml",
+    "clvmodels.evaluation.methods",  # model adapters and formula predictors
+)
 _builtins_loaded = False
 
 
@@ -45,7 +49,9 @@ def _load_builtins() -> None:
     if not _builtins_loaded:
         _builtins_loaded = True
         for module in _BUILTIN_MODULES:
-            importlib.import_module(module)
+            hook = getattr(importlib.import_module(module), "register_builtin_methods", None)
+            if hook is not None:
+                hook()
 
 
 def _factory_name(factory) -> str | None:

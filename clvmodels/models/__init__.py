@@ -9,6 +9,8 @@ the maximum-likelihood work. Saved models are read back with
 
 from clvmodels.models._base import BaseModel
 from clvmodels.models.bgnbd import BGNBD
+from clvmodels.models.clv import customer_lifetime_value
+from clvmodels.models.gamma_gamma import GammaGamma
 from clvmodels.models.io import load_model
 
-__all__ = ["BaseModel", "BGNBD", "load_model"]
+__all__ = ["BaseModel", "BGNBD", "GammaGamma", "customer_lifetime_value", "load_model"]

@@ -1,0 +1,160 @@
+"""Adapters that turn the probabilistic models and the formulas into harness methods.
+
+A probabilistic method is a purchase model (BG/NBD, Pareto/NBD, MBG/NBD)
+paired with the Gamma-Gamma spend model:
+
+* ``transactions`` = the model's conditional expected number of purchases in
+  the horizon, given each customer's (frequency, recency, T);
+* ``revenue`` = ``transactions`` x the Gamma-Gamma conditional expected spend
+  per transaction (the population mean for customers without a repeat
+  purchase). This is the product of two expectations, exact under the
+  Gamma-Gamma assumption that spend is independent of the purchase process
+  (the fitted spend model reports a check of that assumption).
+
+The formulas' per-customer predictors (:mod:`clvmodels.formulas.predictors`)
+already implement the protocol and are registered as they are.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+import numpy as np
+
+from clvmodels.errors import ExcludedCustomersWarning, InvalidParameterError
+from clvmodels.evaluation.base import (
+    Method,
+    check_calibration_summary,
+    check_horizon,
+    prediction_frame,
+)
+from clvmodels.evaluation.registry import available_methods, register_method
+
+__all__ = ["ModelMethod", "PURCHASE_MODELS", "register_builtin_methods"]
+
+#: name -> (module, class) of the purchase models the adapter knows.
+PURCHASE_MODELS = {
+    "bgnbd": ("clvmodels.models.bgnbd", "BGNBD"),
+    "paretonbd": ("clvmodels.models.paretonbd", "ParetoNBD"),
+    "mbgnbd": ("clvmodels.models.mbgnbd", "MBGNBD"),
+}
+
+
+def _model_class(name: str):
+    if name not in PURCHASE_MODELS:
+        raise InvalidParameterError(
+            f"unknown purchase model {name!r}; choose one of {sorted(PURCHASE_MODELS)}."
+        )
+    module, cls = PURCHASE_MODELS[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+class ModelMethod(Method):
+    """A purchase model plus the Gamma-Gamma spend model, as a harness method.
+
+    Parameters
+    ----------
+    model : {"bgnbd", "paretonbd", "mbgnbd"}
+        The purchase model.
+    spend_model : {"gamma_gamma", None}
+        ``None`` predicts revenue with each customer's own calibration mean
+        spend (population mean for customers without a repeat purchase).
+    penalizer : float
+        L2 penalty on the log-parameters of the purchase model (0 = plain MLE).
+
+    Attributes
+    ----------
+    purchase_model_, spend_model_ : fitted models
+    """
+
+    needs_transactions = False
+
+    def __init__(self, model: str = "bgnbd", spend_model: str | None = "gamma_gamma",
+                 penalizer: float = 0.0):
+        self.model = model
+        self.spend_model = spend_model
+        self.penalizer = penalizer
+
+    @property
+    def name(self) -> str:
+        suffix = "" if self.spend_model == "gamma_gamma" else "+own_spend"
+        return f"{self.model}{suffix}"
+
+    def fit(self, summary, transactions=None):
+        check_calibration_summary(summary, self.name)
+        cls = _model_class(self.model)
+        self.purchase_model_ = cls(penalizer=self.penalizer).fit(summary)
+        self.spend_model_ = None
+        if self.spend_model == "gamma_gamma" and "monetary_value" in summary.columns:
+            from clvmodels.models.gamma_gamma import GammaGamma
+
+            with warnings.catch_warnings():
+                # frequency-0 customers cannot inform a spend model: leaving them out of the
+                # Gamma-Gamma fit is the model's definition, not a loss of data.
+                warnings.simplefilter("ignore", ExcludedCustomersWarning)
+                self.spend_model_ = GammaGamma(drop_invalid=True).fit(summary)
+        elif self.spend_model not in ("gamma_gamma", None):
+            raise InvalidParameterError(
+                f"spend_model={self.spend_model!r}: use 'gamma_gamma' or None."
+            )
+        return self
+
+    def _spend(self, summary) -> np.ndarray:
+        if self.spend_model_ is not None:
+            return self.spend_model_.expected_spend(summary).to_numpy(dtype=float)
+        if "monetary_value" not in summary.columns:
+            return np.zeros(len(summary))
+        mv = summary["monetary_value"].to_numpy(dtype=float)
+        repeat = summary["frequency"].to_numpy() > 0
+        fill = mv[repeat].mean() if repeat.any() else 0.0
+        return np.where(repeat, mv, fill)
+
+    def predict(self, summary, horizon):
+        check_calibration_summary(summary, self.name)
+        horizon = check_horizon(horizon, self.name)
+        if not hasattr(self, "purchase_model_"):
+            from clvmodels.errors import NotFittedError
+
+            raise NotFittedError(f"method {self.name!r} is not fitted; call fit(summary) first.")
+        tx = self.purchase_model_.expected_purchases(summary, t=horizon).to_numpy(dtype=float)
+        return prediction_frame(summary, tx, tx * self._spend(summary))
+
+    @property
+    def log_likelihood_holdout(self):
+        """The optional protocol hook, present when the fitted purchase model has a
+        conditional distribution of future counts: per-customer
+        log P(X(T, T + horizon) = count | calibration data); otherwise None."""
+        model = getattr(self, "purchase_model_", None)
+        hook = getattr(model, "conditional_log_probability_of_purchases", None)
+        if hook is None:
+            return None
+        return lambda summary, horizon, counts: hook(summary, counts, horizon)
+
+
+def _model_factory(model: str):
+    def factory(**kwargs):
+        return ModelMethod(model=model, **kwargs)
+
+    factory.__name__ = model
+    return factory
+
+
+def register_builtin_methods() -> None:
+    """Register the model adapters and the formula predictors (idempotent)."""
+    known = set(available_methods())
+    for model, (module, cls) in PURCHASE_MODELS.items():
+        try:
+            getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError):  # a model not shipped in this version
+            continue
+        if model not in known:
+            register_method(_model_factory(model), name=model)
+    from clvmodels.formulas import predictors
+
+    for obj in vars(predictors).values():
+        if (isinstance(obj, type) and obj.__module__ == predictors.__name__
+                and not obj.__name__.startswith("_") and isinstance(getattr(obj, "name", None), str)
+                and hasattr(obj, "predict") and obj.name not in known):
+            register_method(obj, name=obj.name)
+            known.add(obj.name)
