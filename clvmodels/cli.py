@@ -65,6 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="do not print warnings")
     p.set_defaults(func=_cmd_summarize)
 
+    p = sub.add_parser("compare", help="score every method on a holdout period",
+                       description="Fit every method (formulas, models, baselines) on the "
+                                   "calibration period and score its predictions of each "
+                                   "customer's holdout transactions and revenue.")
+    _add_log_arguments(p)
+    p.add_argument("--methods", default=None,
+                   help="comma-separated method names (default: all; see --list-methods)")
+    p.add_argument("--list-methods", action="store_true", help="print the method names and exit")
+    p.add_argument("--n-splits", type=int, default=None,
+                   help="backtest over this many calibration cutoffs ending at --calibration-end")
+    p.add_argument("--step-days", type=int, default=None, help="days between backtest cutoffs")
+    p.add_argument("--seed", type=int, default=0, help="random_state of the methods (default 0)")
+    p.add_argument("--out", help="leaderboard (tidy: method, metric, value, ...): .csv or .parquet")
+    p.add_argument("--predictions", default=None,
+                   help="per-customer predictions and actuals: .csv or .parquet")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
+    p.set_defaults(func=_cmd_compare)
+
     p = sub.add_parser("demo", help="the main job on the bundled CDNOW data",
                        description="Summarise the bundled CDNOW sample (39-week calibration, "
                                    "39-week holdout) and print the result.")
@@ -94,21 +112,99 @@ def _cmd_summarize(args):
     return EXIT_OK
 
 
+LEADERBOARD_COLUMNS = ["transactions_mae", "transactions_total_error_pct", "revenue_mae",
+                       "revenue_total_error_pct", "revenue_spearman", "revenue_top20_capture"]
+
+
+def _cmd_compare(args):
+    from clvmodels.data.tables import check_writable, table_format, write_table
+    from clvmodels.evaluation import available_methods
+    from clvmodels.evaluation.harness import compare
+
+    if args.list_methods:
+        print("\n".join(available_methods()))
+        return EXIT_OK
+    if args.calibration_end is None or args.observation_end is None:
+        raise CLVError("compare needs --calibration-end and --observation-end.")
+    if args.amount is None:
+        raise CLVError("compare needs --amount (the revenue column) to score revenue.")
+    for path in (args.out, args.predictions):
+        if path is not None:
+            table_format(path)
+            check_writable(path)
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    res = compare(
+        args.log, methods, customer_id=args.customer_id, date=args.date, amount=args.amount,
+        calibration_end=args.calibration_end, observation_end=args.observation_end,
+        time_unit=args.time_unit, n_splits=args.n_splits, step_days=args.step_days,
+        progress=not args.quiet and sys.stderr.isatty(), random_state=args.seed,
+        refunds=args.refunds,
+    )
+    settings = {"calibration_end": str(res.settings["calibration_end"].date()),
+                "observation_end": str(res.settings["observation_end"].date()),
+                "time_unit": args.time_unit, "clvmodels_version": __version__}
+    if args.out:
+        write_table(res.leaderboard, args.out, metadata=settings, index=False)
+    if args.predictions:
+        write_table(res.predictions, args.predictions, metadata=settings, index=False)
+    _print_leaderboard(res)
+    return EXIT_OK
+
+
+def _print_leaderboard(res):
+    import pandas as pd
+
+    table = res.table()
+    cols = [c for c in LEADERBOARD_COLUMNS if c in table.columns]
+    table = table[cols].sort_values("revenue_mae" if "revenue_mae" in cols else cols[0])
+    with pd.option_context("display.width", 160, "display.max_columns", 20,
+                           "display.max_rows", 100):
+        print(f"Holdout of {res.settings['horizon']:.1f} {res.settings['time_unit']} after "
+              f"{res.settings['calibration_end'].date()}, {res.settings['n_customers']} customers "
+              "(sorted by revenue MAE; total error in % of actual):")
+        print(table.round(3).to_string())
+        print("MAE favours predicting 0 when most customers buy nothing in the holdout; read it "
+              "with the total error and the ranking metrics (Spearman, top-20% capture).")
+    for (cutoff, name), message in res.failures.items():
+        print(f"FAILED {name} at {cutoff.date()}: {message}", file=sys.stderr)
+
+
 def _cmd_demo(args):
     import pandas as pd
 
     from clvmodels.data.summary import rfm_summary
     from clvmodels.datasets import load_cdnow_transactions
+    from clvmodels.evaluation.harness import compare
+    from clvmodels.models import BGNBD, GammaGamma, customer_lifetime_value
+    from clvmodels.models.clv import convert_discount_rate
 
     log = load_cdnow_transactions()
     s = rfm_summary(log, amount="amount", calibration_end="1997-09-30",
                     observation_end="1998-06-30", time_unit="W")
-    with pd.option_context("display.width", 120, "display.max_columns", 20):
-        print("CDNOW sample: calibration 1997-01-01..1997-09-30, holdout to 1998-06-30 (weeks)")
-        print(f"customers: {len(s)}, calibration repeat transactions: "
-              f"{int(s['frequency'].sum())}, holdout transactions: "
-              f"{int(s['frequency_holdout'].sum())}")
-        print(s.head(10).round(3).to_string())
+    print("CDNOW sample: calibration 1997-01-01..1997-09-30, holdout to 1998-06-30 (weeks)")
+    print(f"customers: {len(s)}, calibration repeat transactions: "
+          f"{int(s['frequency'].sum())}, holdout transactions: "
+          f"{int(s['frequency_holdout'].sum())}\n")
+    cal = s[["frequency", "recency", "T", "monetary_value"]]
+    bgnbd = BGNBD().fit(cal)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gg = GammaGamma(drop_invalid=True).fit(cal)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(f"BG/NBD (log-likelihood {bgnbd.log_likelihood_:.1f}):")
+        print(bgnbd.summary().round(3).to_string())
+        print(f"\nGamma-Gamma on the {gg.n_customers_} repeat customers:")
+        print(gg.summary().round(3).to_string())
+    expected = bgnbd.expected_purchases(cal, t=39.0)
+    weekly = convert_discount_rate(0.01, "M", "W")
+    clv = customer_lifetime_value(bgnbd, gg, cal, horizon=52, discount_rate=weekly)
+    print(f"\nexpected holdout transactions (39 weeks): {expected.sum():.0f} "
+          f"(actual {int(s['frequency_holdout'].sum())})")
+    print(f"52-week CLV at 1%/month: mean ${clv.mean():.2f}, top 10% of customers hold "
+          f"{clv.nlargest(len(clv) // 10).sum() / clv.sum():.0%} of the total\n")
+    res = compare(log, calibration_end="1997-09-30", observation_end="1998-06-30",
+                  time_unit="W")
+    _print_leaderboard(res)
     return EXIT_OK
 
 

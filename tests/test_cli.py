@@ -69,3 +69,39 @@ def test_demo_prints_cdnow_figures():
     res = run_cli("demo")
     assert res.returncode == 0, res.stderr
     assert "2357" in res.stdout and "2457" in res.stdout and "1882" in res.stdout
+
+
+def test_compare_writes_leaderboard_and_predictions(tmp_path, cdnow_csv):
+    out, preds = tmp_path / "lb.csv", tmp_path / "preds.parquet"
+    res = run_cli("compare", str(cdnow_csv), "--customer-id", "cust", "--date", "day",
+                  "--amount", "value", "--calibration-end", "1997-09-30",
+                  "--observation-end", "1998-06-30", "--methods", "bgnbd,zero,own_rate",
+                  "--out", str(out), "--predictions", str(preds))
+    assert res.returncode == 0, res.stderr
+    lb = pd.read_csv(out)
+    assert set(lb["method"]) == {"bgnbd", "zero", "own_rate"}
+    zero_mae = lb.query("method == 'zero' and metric == 'transactions_mae'")["value"].item()
+    assert zero_mae == pytest.approx(1882 / 2357)
+    p = pd.read_parquet(preds)
+    assert len(p) == 3 * 2357 and p.groupby("method")["actual_transactions"].sum().eq(1882).all()
+    assert "bgnbd" in res.stdout and "revenue_mae" in res.stdout
+
+
+def test_compare_user_errors_exit_2(tmp_path, cdnow_csv):
+    base = ["compare", str(cdnow_csv), "--customer-id", "cust", "--date", "day",
+            "--amount", "value"]
+    res = run_cli(*base, "--out", str(tmp_path / "lb.csv"))
+    assert res.returncode == 2 and "--calibration-end" in res.stderr
+    res = run_cli(*base, "--calibration-end", "1997-09-30", "--observation-end", "1998-06-30",
+                  "--methods", "nope", "--out", str(tmp_path / "lb.csv"))
+    assert res.returncode == 2 and "unknown method" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "lb.csv").exists()
+    res = run_cli("compare", str(cdnow_csv), "--list-methods")
+    assert res.returncode == 0 and "bgnbd" in res.stdout.split()
+
+
+def test_demo_prints_leaderboard():
+    res = run_cli("demo")
+    assert res.returncode == 0, res.stderr
+    assert "BG/NBD" in res.stdout and "gradient_boosting" in res.stdout
+    assert "paretonbd" in res.stdout and "historical_arpu" in res.stdout

@@ -115,7 +115,7 @@ def _resolve_methods(methods) -> list:
         if isinstance(m, str):
             out.append((m, None))
         elif hasattr(m, "fit") and hasattr(m, "predict"):
-            out.append((getattr(m, "name", type(m).__name__), m))
+            out.append((getattr(m, "label", None) or getattr(m, "name", type(m).__name__), m))
         else:
             raise InvalidParameterError(
                 f"methods must be registered names or objects with fit/predict, got {m!r}."

@@ -17,6 +17,7 @@ already implement the protocol and are registered as they are.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import warnings
 
@@ -150,11 +151,22 @@ def register_builtin_methods() -> None:
             continue
         if model not in known:
             register_method(_model_factory(model), name=model)
+    from sklearn.base import clone
+
     from clvmodels.formulas import predictors
 
+    # Each formula under its plain name (its default variant), and every other named
+    # variant (how a base-level figure is spread over customers) under its label.
+    defaults = set()
     for obj in vars(predictors).values():
         if (isinstance(obj, type) and obj.__module__ == predictors.__name__
                 and not obj.__name__.startswith("_") and isinstance(getattr(obj, "name", None), str)
-                and hasattr(obj, "predict") and obj.name not in known):
-            register_method(obj, name=obj.name)
-            known.add(obj.name)
+                and hasattr(obj, "predict")):
+            defaults.add(obj().label)
+            if obj.name not in known:
+                register_method(obj, name=obj.name)
+                known.add(obj.name)
+    for variant in predictors.formula_predictor_variants():
+        if variant.label not in defaults and variant.label not in known:
+            register_method(functools.partial(clone, variant), name=variant.label)
+            known.add(variant.label)
