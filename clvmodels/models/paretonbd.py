@@ -300,11 +300,15 @@ def _cf_log_S(a, b, z, grad):
         dd = -d * d * dD0
         dc = np.zeros((3, n))
         g = dd / d
-    # a row is done once both half-steps of an iteration change S (and its tangents) by less
-    # than rounding; later steps are then 1 to rounding and leave it unchanged
-    done = np.zeros(n, dtype=bool)
+    # A row is done once both half-steps of an iteration change S (and its tangents) by less
+    # than rounding; it is then written out and dropped from the active set, so rows with
+    # small z (a few steps) do not wait for those near z = 0.99 (~90 steps).
+    S_out = np.empty(n)
+    g_out = np.empty((3, n)) if grad else None
+    rows = np.arange(n)
     for j in range(1, _CF_MAX_STEPS):
-        small = np.ones(n, dtype=bool)
+        small = np.ones(rows.size, dtype=bool)
+        zeros = np.zeros(rows.size)
         for odd in (False, True):
             if odd:
                 den = (p + 2.0 * j) * (p + 2.0 * j + 1.0)
@@ -314,7 +318,7 @@ def _cf_log_S(a, b, z, grad):
                         coef * (1.0 / (p + j) + 1.0 / (pq + j) - 1.0 / (p + 2.0 * j)
                                 - 1.0 / (p + 2.0 * j + 1.0)),
                         coef / (pq + j),
-                        np.zeros(n),
+                        zeros,
                     ])
             else:
                 den = (p + 2.0 * j - 1.0) * (p + 2.0 * j)
@@ -323,7 +327,7 @@ def _cf_log_S(a, b, z, grad):
                     dcoef = np.stack([
                         -coef * (1.0 / (p + 2.0 * j - 1.0) + 1.0 / (p + 2.0 * j)),
                         j / den,
-                        np.zeros(n),
+                        zeros,
                     ])
             aa = coef * z
             with np.errstate(divide="ignore"):  # a zero denominator is replaced as in Lentz
@@ -343,13 +347,25 @@ def _cf_log_S(a, b, z, grad):
                 small &= np.all(np.abs(g_step) <= 1e-15 * (1.0 + np.abs(g)), axis=0)
             d, c = d_new, c_new
             small &= np.abs(step - 1.0) <= 4e-16
-        done |= small
-        if done.all():
-            break
+        if np.any(small):
+            S_out[rows[small]] = S[small]
+            if grad:
+                g_out[:, rows[small]] = g[:, small]
+            keep = ~small
+            rows = rows[keep]
+            if rows.size == 0:
+                break
+            p, q, pq, z, d, c, S = (v[keep] for v in (p, q, pq, z, d, c, S))
+            if grad:
+                dd, dc, g = dd[:, keep], dc[:, keep], g[:, keep]
+    if rows.size:  # not converged within _CF_MAX_STEPS (never seen for z <= 0.99)
+        S_out[rows] = S
+        if grad:
+            g_out[:, rows] = g
     if not grad:
-        return np.log(S), None
+        return np.log(S_out), None
     # p = a + b - 1, q = 1 - b:  d/da = d/dp,  d/db = d/dp - d/dq
-    return np.log(S), np.stack([g[0], g[0] - g[1], g[2]])
+    return np.log(S_out), np.stack([g_out[0], g_out[0] - g_out[1], g_out[2]])
 
 
 def _assemble_log_J(a, b, A, B, log_S, dS, grad):
