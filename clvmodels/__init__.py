@@ -10,24 +10,41 @@ The public API is re-exported here; see the README for a tour.
 * Comparison: :func:`compare`, :mod:`clvmodels.evaluation`, :mod:`clvmodels.plotting`.
 """
 
-from clvmodels import datasets, errors, formulas
+from clvmodels import datasets, errors, formulas, plotting
 from clvmodels._version import __version__
 from clvmodels.data import read_transactions, rfm_summary, validate_transactions
 from clvmodels.evaluation.harness import ComparisonResult, compare
-from clvmodels.models import BGNBD, GammaGamma, customer_lifetime_value, load_model
+from clvmodels.evaluation.registry import available_methods, register_method
+from clvmodels.models import (
+    BGBB,
+    BGNBD,
+    MBGNBD,
+    GammaGamma,
+    ParetoNBD,
+    ShiftedBetaGeometric,
+    customer_lifetime_value,
+    load_model,
+)
 
 __all__ = [
     "__version__",
     "datasets",
     "errors",
     "formulas",
+    "plotting",
     "read_transactions",
     "rfm_summary",
     "validate_transactions",
     "BGNBD",
+    "BGBB",
     "GammaGamma",
+    "MBGNBD",
+    "ParetoNBD",
+    "ShiftedBetaGeometric",
     "customer_lifetime_value",
     "load_model",
     "compare",
     "ComparisonResult",
+    "available_methods",
+    "register_method",
 ]

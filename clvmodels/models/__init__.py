@@ -8,9 +8,23 @@ the maximum-likelihood work. Saved models are read back with
 """
 
 from clvmodels.models._base import BaseModel
+from clvmodels.models.bgbb import BGBB
 from clvmodels.models.bgnbd import BGNBD
 from clvmodels.models.clv import customer_lifetime_value
 from clvmodels.models.gamma_gamma import GammaGamma
 from clvmodels.models.io import load_model
+from clvmodels.models.mbgnbd import MBGNBD
+from clvmodels.models.paretonbd import ParetoNBD
+from clvmodels.models.sbg import ShiftedBetaGeometric
 
-__all__ = ["BaseModel", "BGNBD", "GammaGamma", "customer_lifetime_value", "load_model"]
+__all__ = [
+    "BaseModel",
+    "BGNBD",
+    "BGBB",
+    "GammaGamma",
+    "MBGNBD",
+    "ParetoNBD",
+    "ShiftedBetaGeometric",
+    "customer_lifetime_value",
+    "load_model",
+]
