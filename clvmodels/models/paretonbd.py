@@ -44,11 +44,15 @@ sum_k (a)_k/(a+b)_k z^k``. Every term of ``S`` is positive and each is at most
 The derivatives of ``log S`` with respect to ``a``, ``b`` and ``z`` are the
 same series differentiated term by term (digamma differences as running
 sums), so the analytic gradient costs one more pass over the terms.
-When ``z > 0.9`` (``alpha`` and ``beta`` far apart and small ``t``), the
-integral is split at the point ``t*`` where ``z = 0.9``: the tail beyond
-``t*`` by the series, the piece ``[t, t*]`` by Gauss-Legendre quadrature in
-``u = log(min(alpha,beta) + tau)``, where the integrand is log-concave (its
-peak and the region within ``e^-50`` of it are located first).
+The series is used for ``z <= 0.3``. For ``0.3 < z <= 0.99`` ``S`` is the Gauss
+continued fraction of the incomplete beta function (modified Lentz; ~25 steps
+at ``z = 0.9``, ~90 at ``z = 0.99``, against 400 and 4000 series terms), with the
+derivatives carried through the recurrence in forward mode. Beyond ``z = 0.99``
+(``alpha`` and ``beta`` far apart and small ``t``) the integral is split at the
+point ``t*`` where ``z = 0.3``: the tail beyond ``t*`` by the series, the piece
+``[t, t*]`` by Gauss-Legendre quadrature in ``u = log(min(alpha,beta) + tau)``,
+where the integrand is log-concave (its peak and the region within ``e^-50``
+of it are located first; the same nodes give the derivatives).
 
 The maths are pure functions over arrays; :class:`ParetoNBD` is the thin
 estimator around them.
