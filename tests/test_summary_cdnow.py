@@ -88,6 +88,7 @@ def test_attrs_record_units_and_cutoffs(summary):
     assert summary["frequency"].dtype == np.int64
 
 
+@pytest.mark.filterwarnings("ignore::clvmodels.errors.ExcludedCustomersWarning")
 def test_monetary_all_option(log):
     s = clvmodels.rfm_summary(log, amount="amount", calibration_end="1997-09-30",
                               monetary="all", time_unit="W")
@@ -97,6 +98,7 @@ def test_monetary_all_option(log):
     np.testing.assert_allclose(s["monetary_value"], expected.loc[s.index], rtol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::clvmodels.errors.ExcludedCustomersWarning")
 @pytest.mark.parametrize("unit,days", [("D", 1.0), ("W", 7.0), ("M", 30.4375), ("Y", 365.25)])
 def test_time_units_scale_times(log, unit, days):
     s = clvmodels.rfm_summary(log, calibration_end="1997-09-30", time_unit=unit)

@@ -15,6 +15,10 @@ from clvmodels.errors import InvalidParameterError
 
 __all__ = [
     "simulate_bgnbd_summary",
+    "simulate_paretonbd_summary",
+    "simulate_mbgnbd_summary",
+    "simulate_bgbb_summary",
+    "simulate_sbg_lifetimes",
     "simulate_gamma_gamma_spend",
     "simulate_transactions",
     "check_random_state",
@@ -176,3 +180,12 @@ def simulate_transactions(
         nu = rng.gamma(q, 1.0 / g, size=n)
         out["amount"] = rng.gamma(p, 1.0 / nu[cust])
     return out
+
+
+# Simulators of the other models live beside their authors' code; one import point here.
+from clvmodels.data._simulate_family import (  # noqa: E402
+    simulate_bgbb_summary,
+    simulate_mbgnbd_summary,
+    simulate_sbg_lifetimes,
+)
+from clvmodels.data._simulate_paretonbd import simulate_paretonbd_summary  # noqa: E402
