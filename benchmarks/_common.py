@@ -47,7 +47,35 @@ def machine() -> dict:
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "pandas": pandas.__version__,
+        "load_average": load_average(),
     }
+
+
+def load_average() -> float | None:
+    """1-minute load average when available: other processes make timings noisy."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def print_table(rows: list[dict], columns=("job", "size", "ours_s", "peer_s", "ratio", "agree")):
+    """Print result rows as an aligned text table (benchmark scripts only)."""
+
+    def cell(value):
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:.3g}" if abs(value) < 1e4 else f"{value:,.0f}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    table = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for r in table:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
 def peak_rss_mb() -> float:

@@ -459,6 +459,7 @@ class BaseModel(BaseEstimator):
         self.fit_info_ = {
             "message": result.message,
             "n_iterations": result.n_iterations,
+            "n_evaluations": result.n_evaluations,
             "gradient_norm": result.gradient_norm,
             "n_starts": result.n_starts,
             "start_log_likelihoods": list(result.start_log_likelihoods),

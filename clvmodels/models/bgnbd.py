@@ -111,7 +111,8 @@ class _Prepared:
     """
 
     __slots__ = (
-        "x", "tx", "T", "x_values", "x_index", "tx_values", "tx_index", "T_values", "T_index"
+        "x", "tx", "T", "x_values", "x_index", "tx_values", "tx_index", "T_values", "T_index",
+        "cache", "x_starts",
     )  # fmt: skip
 
     def __init__(self, x, tx, T):
@@ -119,6 +120,11 @@ class _Prepared:
         self.x_values, self.x_index = _factor(self.x)
         self.tx_values, self.tx_index = _factor(self.tx)
         self.T_values, self.T_index = _factor(self.T)
+        self.cache = None
+        # compressed data come sorted by x: per-x sums are then a reduceat over runs
+        self.x_starts = None
+        if self.x.size and np.all(np.diff(self.x_index) >= 0):
+            self.x_starts = np.flatnonzero(np.r_[True, np.diff(self.x_index) != 0])
 
 
 def _factor(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,22 +218,43 @@ def _core(params, prep: _Prepared, weights, want_gradient: bool):
         return lg[ix] - r * l1T[iT] - x * lT[iT] + log_sum
 
     w = np.asarray(weights, dtype=float)
-    w_x = np.bincount(ix, weights=w, minlength=ux.size)
-    w_T = np.bincount(iT, weights=w, minlength=uT.size)
-    wx_T = np.bincount(iT, weights=w * x, minlength=uT.size)
+    cached = prep.cache
+    if cached is None or cached[0] is not weights:
+        # sums of the weights by unique x and T: fixed during a fit, computed once
+        cached = (
+            weights,
+            np.bincount(ix, weights=w, minlength=ux.size),
+            np.bincount(iT, weights=w, minlength=uT.size),
+            np.bincount(iT, weights=w * x, minlength=uT.size),
+        )
+        prep.cache = cached
+    _, w_x, w_T, wx_T = cached
     ll = _dot(w_x, lg) - r * _dot(w_T, l1T) - _dot(wx_T, lT) + _dot(w, log_sum)
     if not want_gradient:
         return ll, None
-    positive = d > 0
-    w_b = np.where(positive, q, e * q)  # share of the "dropped out after the last purchase" term
-    w_a = np.where(positive, e * q, q)  # share of the "still alive at T" term
+    # v = w * w_B, with w_B = expit(d) the share of the "dropped out after the last purchase"
+    # term and w_A = 1 - w_B; every sum below is linear in w_A, w_B, so the per-row work
+    # is five bincounts of v and the rest happens on unique values of x, t_x and T
+    v = w * np.where(d > 0, q, e * q)
+    vx = v * x
+    if prep.x_starts is not None:
+        v_x = np.add.reduceat(v, prep.x_starts)
+    else:
+        v_x = np.bincount(ix, weights=v, minlength=ux.size)
+    v_t = np.bincount(it, weights=v, minlength=ut.size)
+    v_T = np.bincount(iT, weights=v, minlength=uT.size)
+    vx_t = np.bincount(it, weights=vx, minlength=ut.size)
+    vx_T = np.bincount(iT, weights=vx, minlength=uT.size)
+    a_T, ax_T = w_T - v_T, wx_T - vx_T  # the same sums with w * w_A
     l1t = np.log1p(ut / alpha)
     fT, ft = r * uT / (alpha * (alpha + uT)), r * ut / (alpha * (alpha + ut))
     gT, gt = 1.0 / (alpha + uT), 1.0 / (alpha + ut)
-    d_r = _dot(w_x, dig_r) - _dot(w, w_a * l1T[iT] + w_b * l1t[it])
-    d_alpha = _dot(w, w_a * (fT[iT] - x * gT[iT]) + w_b * (ft[it] - x * gt[it]))
-    d_a = _dot(w_x, common) + _dot(w, w_b) / a
-    d_b = _dot(w, w_a * d1[ix] + w_b * d2[ix])
+    inv_b1 = np.zeros(ux.shape)
+    inv_b1[has] = 1.0 / (b + ux[has] - 1)  # D2 - D1 = psi(b + x - 1) - psi(b + x)
+    d_r = _dot(w_x, dig_r) - _dot(a_T, l1T) - _dot(v_t, l1t)
+    d_alpha = _dot(a_T, fT) - _dot(ax_T, gT) + _dot(v_t, ft) - _dot(vx_t, gt)
+    d_a = _dot(w_x, common) + float(np.sum(v_x)) / a
+    d_b = _dot(w_x, d1) - _dot(v_x, inv_b1)
     return ll, np.array([d_r, d_alpha, d_a, d_b])
 
 
