@@ -18,6 +18,12 @@ from clvmodels.errors import CLVError
 __all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+EXIT_EPILOG = (
+    "Exit status: 0 ok, 2 user error (bad input, arguments, model file or unwritable output: "
+    "one message on stderr, no output file), 1 internal error (a bug: please report it)."
+)
+PURCHASE_MODELS = {"bgnbd": "BGNBD", "paretonbd": "ParetoNBD", "mbgnbd": "MBGNBD"}
+SUMMARY_COLUMNS = ("frequency", "recency", "T")
 
 
 class _UserError(Exception):
@@ -52,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="clvmodels",
         description="Customer lifetime value: summaries, formulas and probabilistic models.",
-        epilog="Exit status: 0 ok, 2 user error, 1 internal error.",
+        epilog=EXIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"clvmodels {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -82,6 +88,57 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per-customer predictions and actuals: .csv or .parquet")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser(
+        "fit", help="transaction log -> fitted purchase + spend models (one JSON file)",
+        description="Summarise a transaction log, fit a purchase model (BG/NBD, Pareto/NBD or "
+                    "MBG/NBD) and the Gamma-Gamma spend model on the calibration period, and "
+                    "write both, with the time unit and cutoffs, to one JSON model file.",
+        epilog=EXIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_log_arguments(p)
+    p.add_argument("--model", default="bgnbd", choices=sorted(PURCHASE_MODELS),
+                   help="purchase model (default bgnbd)")
+    p.add_argument("--spend-model", default="gamma-gamma", choices=["gamma-gamma", "none"],
+                   help="spend model (default gamma-gamma; needs --amount)")
+    p.add_argument("--out", required=True, help="output model file (.json)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
+    p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser(
+        "score", help="score customers with a model file: purchases, P(alive), spend, CLV",
+        description="Score every customer of a transaction log or of a summary file with the "
+                    "models of a 'clvmodels fit' file: expected_purchases over the horizon, "
+                    "probability_alive, expected_spend and clv (discounted). A file with the "
+                    "columns frequency, recency, T (and monetary_value) is read as a summary; "
+                    "any other file as a transaction log, summarised in the model's time unit "
+                    "up to --as-of (default: its last date). Horizon and discount rate are per "
+                    "the model's time unit.",
+        epilog=EXIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", metavar="LOG_OR_SUMMARY",
+                   help="transaction log or customer summary: a .csv or .parquet file")
+    p.add_argument("--model", required=True, help="model file written by 'clvmodels fit'")
+    p.add_argument("--horizon", type=float, default=52.0,
+                   help="projection length in the model's time units (default 52)")
+    p.add_argument("--discount-rate", type=float, default=0.0,
+                   help="discount rate per time unit of the model (default 0)")
+    p.add_argument("--periods-per-step", type=float, default=1.0,
+                   help="time units per discounting step (default 1)")
+    p.add_argument("--margin", type=float, default=1.0,
+                   help="profit margin applied to spend (default 1.0 = revenue)")
+    p.add_argument("--as-of", default=None,
+                   help="for a log: last day of the history used (default: its last date)")
+    p.add_argument("--time-unit", default=None, choices=["D", "W", "M", "Y"],
+                   help="unit of the summary file (checked against the model's; a summary "
+                        "Parquet written by clvmodels records its unit)")
+    p.add_argument("--customer-id", default=None,
+                   help="customer id column (default: the one the model was fitted with)")
+    p.add_argument("--date", default=None, help="date column of a log (default: as at fit)")
+    p.add_argument("--amount", default=None, help="amount column of a log (default: as at fit)")
+    p.add_argument("--refunds", default=None, choices=["error", "net"],
+                   help="negative amounts in a log (default: as at fit)")
+    p.add_argument("--out", required=True, help="output scores: .csv or .parquet")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
+    p.set_defaults(func=_cmd_score)
 
     p = sub.add_parser("demo", help="the main job on the bundled CDNOW data",
                        description="Summarise the bundled CDNOW sample (39-week calibration, "
@@ -167,6 +224,252 @@ def _print_leaderboard(res):
               "with the total error and the ranking metrics (Spearman, top-20% capture).")
     for (cutoff, name), message in res.failures.items():
         print(f"FAILED {name} at {cutoff.date()}: {message}", file=sys.stderr)
+
+
+class _Progress:
+    """Stage progress on stderr; silent unless stderr is a terminal (and not --quiet)."""
+
+    def __init__(self, stages: list[str], quiet: bool):
+        self._bar = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=len(stages), file=sys.stderr, leave=False,
+                             bar_format="{desc} [{n_fmt}/{total_fmt}] {elapsed}")
+
+    def stage(self, name: str) -> None:
+        if self._bar is not None:
+            if self._bar.desc:
+                self._bar.update(1)
+            self._bar.set_description_str(name)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _cmd_fit(args):
+    import os
+
+    from clvmodels import models
+    from clvmodels.bundle import ModelBundle
+    from clvmodels.data.tables import check_writable
+
+    if not str(args.out).lower().endswith(".json"):
+        raise CLVError(f"the model file {args.out!r} must be named .json.")
+    check_writable(args.out)
+    if args.spend_model == "gamma-gamma" and args.amount is None:
+        raise CLVError("--spend-model gamma-gamma needs --amount (the transaction value "
+                       "column); give it, or pass --spend-model none.")
+    progress = _Progress(["summarise", "fit purchases", "fit spend", "write"], args.quiet)
+    try:
+        progress.stage(f"summarising {os.path.basename(args.log)}")
+        summary = _summarize_from_args(args)
+        if len(summary) == 0:
+            raise CLVError(f"{args.log!r} has no customer with a transaction on or before "
+                           "the calibration end; nothing to fit.")
+        progress.stage(f"fitting {PURCHASE_MODELS[args.model]}")
+        purchase = getattr(models, PURCHASE_MODELS[args.model])().fit(summary)
+        spend = None
+        if args.spend_model == "gamma-gamma":
+            progress.stage("fitting GammaGamma")
+            spend = models.GammaGamma(drop_invalid=True).fit(summary)
+        progress.stage("writing")
+        attrs = summary.attrs
+        data = {
+            "log": os.path.basename(str(args.log)),
+            "customer_id": args.customer_id, "date": args.date, "amount": args.amount,
+            "monetary": args.monetary, "refunds": args.refunds,
+            "n_customers": int(len(summary)), "n_rows": int(attrs.get("n_rows", 0)),
+            "n_excluded_customers": int(attrs.get("n_excluded_customers", 0)),
+        }
+        bundle = ModelBundle(purchase, spend, time_unit=attrs["time_unit"],
+                             calibration_end=attrs["calibration_end"],
+                             first_transaction=attrs.get("first_transaction"),
+                             observation_end=attrs.get("observation_end"), data=data)
+        bundle.save(args.out)
+    finally:
+        progress.close()
+    if not args.quiet:
+        def params(m):
+            return ", ".join(f"{k}={v:.4g}" for k, v in m.params_.items())
+
+        print(f"{type(purchase).__name__} on {purchase.n_customers_} customers: "
+              f"{params(purchase)} (log-likelihood {purchase.log_likelihood_:.1f})",
+              file=sys.stderr)
+        if spend is not None:
+            print(f"GammaGamma on {spend.n_customers_} repeat customers: {params(spend)}",
+                  file=sys.stderr)
+        print(f"wrote {args.out} ({attrs['time_unit']} units, calibration end "
+              f"{attrs['calibration_end'].date()})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _file_columns(path) -> list[str]:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from clvmodels.data.tables import table_format
+
+    p = Path(str(path))
+    if not p.is_file():
+        raise CLVError(f"input file {str(path)!r} does not exist; check the path.")
+    if table_format(p) == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(p).names)
+    return pd.read_csv(p, nrows=0).columns.tolist()
+
+
+def _read_summary_file(path, columns, args, bundle):
+    """A summary file (CSV or Parquet) -> DataFrame indexed by customer, with attrs time_unit."""
+    import json
+
+    import pandas as pd
+
+    from clvmodels.data.tables import table_format
+    from clvmodels.errors import InvalidSummaryError, UnitMismatchError
+
+    needed = list(SUMMARY_COLUMNS) + (["monetary_value"] if bundle.spend_model else [])
+    id_col = args.customer_id or bundle.data.get("customer_id")
+    file_unit = None
+    if table_format(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(path).metadata or {}
+        if b"clvmodels" in meta:
+            try:
+                file_unit = json.loads(meta[b"clvmodels"]).get("time_unit")
+            except (ValueError, AttributeError):
+                file_unit = None
+        frame = pd.read_parquet(path)
+    else:
+        frame = pd.read_csv(path, dtype={c: str for c in columns if c not in needed})
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        why = " (the spend model needs monetary_value)" if missing == ["monetary_value"] else ""
+        raise InvalidSummaryError(
+            f"the summary file {str(path)!r} lacks the column(s) {missing}{why}; it has "
+            f"{list(frame.columns)}. Write it with 'clvmodels summarize' (with --amount), or "
+            "score the transaction log instead.")
+    if isinstance(frame.index, pd.RangeIndex):
+        if id_col in frame.columns:
+            frame = frame.set_index(id_col)
+        else:
+            others = [c for c in frame.columns if c not in needed]
+            if others:
+                frame = frame.set_index(others[0])
+    units = {"the model file": bundle.time_unit}
+    if file_unit is not None:
+        units["the summary file's metadata"] = str(file_unit).upper()
+    if args.time_unit is not None:
+        units["--time-unit"] = args.time_unit
+    if len(set(units.values())) > 1:
+        listed = ", ".join(f"{k} says {v!r}" for k, v in units.items())
+        raise UnitMismatchError(
+            f"time units disagree: {listed}. Recompute the summary with --time-unit "
+            f"{bundle.time_unit} ('clvmodels summarize ... --time-unit {bundle.time_unit}'), or "
+            "refit the model on data in the summary's unit.")
+    if file_unit is None and args.time_unit is None:
+        warnings.warn(f"the summary file {str(path)!r} records no time unit; assuming the "
+                      f"model's {bundle.time_unit!r} (pass --time-unit to have it checked).",
+                      UserWarning, stacklevel=2)
+    frame = frame[[c for c in frame.columns if c in needed]]
+    frame.attrs = {"time_unit": bundle.time_unit}
+    return frame
+
+
+def _summarize_for_scoring(path, args, bundle):
+    from clvmodels.data.summary import rfm_summary
+    from clvmodels.errors import UnitMismatchError
+
+    if args.time_unit is not None and args.time_unit != bundle.time_unit:
+        raise UnitMismatchError(
+            f"--time-unit {args.time_unit} differs from the model file's unit "
+            f"{bundle.time_unit!r}; a log is summarised in the model's unit, so drop "
+            "--time-unit or refit the model in that unit.")
+    data = bundle.data
+    amount = args.amount or data.get("amount")
+    if bundle.spend_model is not None and amount is None:
+        raise CLVError("the model file has a spend model but no amount column is known; "
+                       "pass --amount.")
+    summary = rfm_summary(
+        path, customer_id=args.customer_id or data.get("customer_id") or "customer_id",
+        date=args.date or data.get("date") or "date",
+        amount=amount if bundle.spend_model is not None else None,
+        calibration_end=args.as_of, time_unit=bundle.time_unit,
+        monetary=data.get("monetary") or "repeat",
+        refunds=args.refunds or data.get("refunds") or "error",
+    )
+    return summary
+
+
+def _cmd_score(args):
+    import pandas as pd
+
+    from clvmodels.bundle import BUNDLE_FORMAT_VERSION, load_bundle
+    from clvmodels.data.tables import check_writable, table_format, write_table
+    from clvmodels.models.clv import customer_lifetime_value
+
+    table_format(args.out)
+    check_writable(args.out)
+    bundle = load_bundle(args.model)
+    columns = _file_columns(args.data)
+    is_summary = all(c in columns for c in SUMMARY_COLUMNS)
+    progress = _Progress(["read", "score", "write"], args.quiet)
+    try:
+        if is_summary:
+            progress.stage("reading the summary")
+            if args.as_of is not None:
+                raise CLVError("--as-of applies to a transaction log; the input is a summary "
+                               "(it has frequency, recency and T columns).")
+            summary = _read_summary_file(args.data, columns, args, bundle)
+        else:
+            progress.stage("summarising the log")
+            summary = _summarize_for_scoring(args.data, args, bundle)
+        progress.stage(f"scoring {len(summary)} customers")
+        purchase, spend = bundle.purchase_model, bundle.spend_model
+        alive = purchase.probability_alive(summary).to_numpy(dtype=float)
+        if spend is not None:
+            parts = customer_lifetime_value(
+                purchase, spend, summary, horizon=args.horizon, discount_rate=args.discount_rate,
+                margin=args.margin, periods_per_step=args.periods_per_step, components=True)
+            scores = pd.DataFrame({
+                "expected_purchases": parts["expected_purchases"].to_numpy(),
+                "probability_alive": alive,
+                "expected_spend": parts["expected_spend"].to_numpy(),
+                "clv": parts["clv"].to_numpy(),
+            }, index=summary.index)
+        else:
+            from clvmodels.models.clv import step_times
+
+            step_times(args.horizon)  # the same horizon check as with a spend model
+            expected = purchase.expected_purchases(summary, t=args.horizon)
+            scores = pd.DataFrame({"expected_purchases": expected.to_numpy(dtype=float),
+                                   "probability_alive": alive}, index=summary.index)
+        progress.stage("writing")
+        as_of = summary.attrs.get("calibration_end")
+        metadata = {
+            "clvmodels_version": __version__,
+            "model_file": str(args.model),
+            "model_format_version": BUNDLE_FORMAT_VERSION,
+            "model_package_version": bundle.package_version,
+            "purchase_model": type(purchase).__name__,
+            "spend_model": None if spend is None else type(spend).__name__,
+            "time_unit": bundle.time_unit,
+            "model_calibration_end": bundle.calibration_end,
+            "as_of": as_of,
+            "horizon": args.horizon, "discount_rate": args.discount_rate,
+            "periods_per_step": args.periods_per_step, "margin": args.margin,
+            "input": "summary" if is_summary else "transaction log",
+        }
+        write_table(scores, args.out, metadata=metadata)
+    finally:
+        progress.close()
+    if not args.quiet:
+        print(f"wrote {len(scores)} customers to {args.out}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _cmd_demo(args):
