@@ -206,8 +206,8 @@ def validate_data(
                 "convert it with pd.to_numeric."
             )
             continue
-        if arr.ndim != 1:
-            arr = arr.reshape(-1) if arr.size == max(arr.shape, default=0) else arr
+        if arr.ndim == 0 or (arr.ndim == 2 and 1 in arr.shape):  # one customer; a column vector
+            arr = arr.reshape(-1)
         if arr.ndim != 1:
             problems.append(f"column '{c}' must be one-dimensional, got shape {arr.shape}.")
             continue
