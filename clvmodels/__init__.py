@@ -12,7 +12,12 @@ The public API is re-exported here; see the README for a tour.
 
 from clvmodels import datasets, errors, formulas, plotting
 from clvmodels._version import __version__
-from clvmodels.data import read_transactions, rfm_summary, validate_transactions
+from clvmodels.data import (
+    discrete_summary,
+    read_transactions,
+    rfm_summary,
+    validate_transactions,
+)
 from clvmodels.evaluation.harness import ComparisonResult, compare
 from clvmodels.evaluation.registry import available_methods, register_method
 from clvmodels.models import (
@@ -34,6 +39,7 @@ __all__ = [
     "plotting",
     "read_transactions",
     "rfm_summary",
+    "discrete_summary",
     "validate_transactions",
     "BGNBD",
     "BGBB",

@@ -12,20 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from clvmodels.data._random import check_random_state
 from clvmodels.errors import InvalidParameterError
 
 __all__ = ["simulate_bgbb_summary", "simulate_sbg_lifetimes", "simulate_mbgnbd_summary"]
-
-
-def check_random_state(random_state) -> np.random.Generator:
-    """The shared ``random_state`` handling of :mod:`clvmodels.data.simulate`.
-
-    Imported at call time: ``simulate`` re-exports this module's functions, so a
-    module-level import would be circular.
-    """
-    from clvmodels.data.simulate import check_random_state as check
-
-    return check(random_state)
 
 
 def _positive(**kwargs) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.simulate import check_random_state
+from clvmodels.data._random import check_random_state
 from clvmodels.errors import InvalidParameterError
 
 __all__ = ["simulate_paretonbd_summary"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from clvmodels.data._random import check_random_state
 from clvmodels.errors import InvalidParameterError
 
 __all__ = [
@@ -23,17 +24,6 @@ __all__ = [
     "simulate_transactions",
     "check_random_state",
 ]
-
-
-def check_random_state(random_state) -> np.random.Generator:
-    """Turn None, an int or a Generator into a ``numpy.random.Generator``."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or isinstance(random_state, (int, np.integer)):
-        return np.random.default_rng(random_state)
-    raise InvalidParameterError(
-        f"random_state must be None, an int or a numpy Generator, got {random_state!r}."
-    )
 
 
 def _positive(**kwargs):
