@@ -264,7 +264,7 @@ class FitResult:
         Number of start values tried.
     start_log_likelihoods : list of float
         Log-likelihood reached from each start. A start whose iterate comes
-        within 0.05 (in every log-parameter) of an optimum found from an
+        within 0.01 (in every log-parameter) of an optimum found from an
         earlier start is stopped there, so its value is a little lower.
     n_observations : float
         Sum of weights (number of customers when unweighted).
@@ -437,10 +437,10 @@ def covariance_from_hessian(
     return covariance, covariance_log, True
 
 
-#: A later start whose iterate comes this close (in every log-parameter, i.e. within 5%) to an
+#: A later start whose iterate comes this close (in every log-parameter, i.e. within 1%) to an
 #: optimum already found is in that optimum's basin; it is stopped there instead of
 #: converging a second time.
-_SAME_BASIN = 0.05
+_SAME_BASIN = 1e-2
 
 
 def _run_lbfgsb(objective: _Objective, x0: np.ndarray, bounds, maxiter: int, known=None):
