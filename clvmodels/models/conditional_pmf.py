@@ -115,7 +115,7 @@ def _counts_and_horizon(n, frequency, recency, T, t, check):
         pos = np.flatnonzero(bad.ravel())
         raise InvalidParameterError(
             f"n must hold whole numbers >= 0 (purchase counts); {pos.size} value(s) are not, "
-            f"first at position {pos[0]}: {n.ravel()[pos[0]]!r}."
+            f"first at position {pos[0]}: {float(n.ravel()[pos[0]])!r}."
         )
     bad = ~np.isfinite(t) | (t < 0)
     if np.any(bad):
@@ -147,7 +147,8 @@ def _combine(log_alive, log_dead, log_new, n):
     out = log_alive + log_new
     zero = n == 0
     out[zero] = np.logaddexp(log_dead[zero], out[zero])
-    return out
+    # P(alive) + P(dead) = 1 up to rounding: keep log-probabilities <= 0
+    return np.minimum(out, 0.0)
 
 
 # ---------------------------------------------------------------------------
