@@ -830,7 +830,13 @@ def _backtest_section(result, model_methods, refits, has_spend) -> dict:
         figure = _png(fig, "Backtest MAE across cutoffs",
                       "transactions_mae of the models and the three best other methods at "
                       "each cutoff.")
-    return {"tables": tables, "params": params, "figure": figure,
+    fit_warnings = []
+    for name, rows in [*refits["models"].items(), ("gamma_gamma", refits["spend"])]:
+        for c, r in zip(refits["cutoffs"], rows, strict=True):
+            fit_warnings += [f"{c.date()} {name}: {w}" for w in r["warnings"]]
+            if r["error"] is not None:
+                fit_warnings.append(f"{c.date()} {name}: {r['error']}")
+    return {"tables": tables, "params": params, "figure": figure, "warnings": fit_warnings,
             "cutoffs": [str(c.date()) for c in refits["cutoffs"]]}
 
 
@@ -884,9 +890,10 @@ def _limitations(result, summary, refits, cal, obs, unit, compare_warnings, fit)
     if len(refits["cutoffs"]) > 1:
         sizes = ", ".join(f"{c.date()}: {refits['n_customers'][c][0]:,}"
                           for c in refits["cutoffs"])
-        out.append(f"Backtest cutoffs share the same holdout length; earlier cutoffs have "
-                   f"fewer customers and shorter histories (customers per cutoff: {sizes}). "
-                   "Their holdout windows overlap the main calibration period.")
+        out.append(f"Backtest cutoffs share the main split's holdout length; earlier cutoffs "
+                   f"have shorter calibration histories (customers per cutoff: {sizes}), and "
+                   "their holdout windows overlap the main calibration period, so the cutoffs "
+                   "are not independent tests.")
     else:
         out.append("One cutoff only: no backtest spread is available.")
     out.append("Revenue predictions of the models are expected transactions times the "
