@@ -165,3 +165,39 @@ def test_bad_input_leaves_a_stale_report_untouched(tmp_path):
                           observation_end="2020-06-01", path=out)
     assert out.read_text() == "previous report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_file_input_fingerprint_and_command_line(tmp_path):
+    import hashlib
+
+    log = load_cdnow_transactions()
+    src = tmp_path / "log.csv"
+    log.to_csv(src, index=False)
+    out = validation_report(src, calibration_end=CAL, observation_end=OBS, methods=["bgnbd"],
+                            n_splits=1, path=tmp_path / "r.html",
+                            command="clvmodels report log.csv --out r.html")
+    raw = out.read_text()
+    assert hashlib.sha256(src.read_bytes()).hexdigest() in raw
+    assert "clvmodels report log.csv --out r.html" in raw
+    assert "validation_report(" in raw
+    html5lib.HTMLParser(strict=True).parse(out.read_bytes())
+
+
+def test_fingerprint_sees_one_changed_amount():
+    from clvmodels.report import data_fingerprint
+
+    log = load_cdnow_transactions()
+    same = data_fingerprint(log.copy(), "customer_id", "date", "amount")
+    assert same == data_fingerprint(log.assign(extra=1), "customer_id", "date", "amount")
+    changed = log.copy()
+    changed.loc[10, "amount"] += 0.01
+    assert data_fingerprint(changed, "customer_id", "date", "amount") != same
+
+
+def test_report_without_a_probabilistic_model(tmp_path):
+    out = validation_report(load_cdnow_transactions(), calibration_end=CAL, observation_end=OBS,
+                            methods=["own_rate", "zero"], n_splits=1, path=tmp_path / "r.html")
+    doc = html5lib.HTMLParser(strict=True).parse(out.read_bytes())
+    text = _text(doc.find(f"{NS}body"))
+    assert "No probabilistic model is among the compared methods." in text
+    assert {h.get("id") for h in doc.iter(NS + "h2")} >= {sid for sid, _ in SECTIONS}
