@@ -726,8 +726,11 @@ def _holdout_section(result, model_methods, log, cal, obs, time_unit, unit, max_
         figures.append(_png(fig, f"Tracking plots of {name}",
                             f"{name}: cumulative and weekly repeat transactions of the "
                             "calibration cohort, actual vs model, calibration end marked."))
-    # conditional expectations and gains: the models plus the three best other methods
-    others = [m for m in order if m not in model_methods and m != "zero"][:3]
+    # conditional expectations and gains: the models plus the three other methods with the
+    # lowest RMSE (MAE favours predicting almost nothing for counts that are mostly 0)
+    by_rmse = (wide.sort_values("transactions_rmse").index if "transactions_rmse" in wide
+               else order)
+    others = [m for m in by_rmse if m not in model_methods and m != "zero"][:3]
     shown = list(model_methods) + others
     p = result.predictions
     first = p[p["method"] == shown[0]] if shown else p.iloc[:0]
@@ -816,7 +819,7 @@ def _backtest_section(result, model_methods, refits, has_spend) -> dict:
     rows = bt[bt["metric"] == "transactions_mae"]
     if not rows.empty and rows["cutoff"].nunique() > 1:
         keep = list(model_methods) + [m for m in result.table().sort_values(
-            "transactions_mae").index if m not in model_methods][:3]
+            "transactions_rmse").index if m not in model_methods and m != "zero"][:3]
         fig, axes = _figure(7.5, 4.0)
         ax = axes[0, 0]
         for m in keep:
@@ -828,8 +831,8 @@ def _backtest_section(result, model_methods, refits, has_spend) -> dict:
         ax.legend()
         fig.autofmt_xdate()
         figure = _png(fig, "Backtest MAE across cutoffs",
-                      "transactions_mae of the models and the three best other methods at "
-                      "each cutoff.")
+                      "transactions_mae of the models and the three other methods with the "
+                      "lowest transactions RMSE at each cutoff.")
     fit_warnings = []
     for name, rows in [*refits["models"].items(), ("gamma_gamma", refits["spend"])]:
         for c, r in zip(refits["cutoffs"], rows, strict=True):
