@@ -381,7 +381,6 @@ def _read_summary_file(path, columns, args, bundle):
 
 
 def _summarize_for_scoring(path, args, bundle):
-    from clvmodels.data.summary import rfm_summary
     from clvmodels.errors import UnitMismatchError
 
     if args.time_unit is not None and args.time_unit != bundle.time_unit:
@@ -394,7 +393,22 @@ def _summarize_for_scoring(path, args, bundle):
     if bundle.spend_model is not None and amount is None:
         raise CLVError("the model file has a spend model but no amount column is known; "
                        "pass --amount.")
-    summary = rfm_summary(
+    with warnings.catch_warnings(record=True) as caught:
+        summary = _rfm(path, args, data, amount, bundle)
+    for w in caught:  # the library's advice names API arguments; say it in CLI terms
+        message = str(w.message)
+        if "after calibration_end" in message and "observation_end" in message:
+            n = message.split(" ", 1)[0]
+            message = (f"{n} transaction day(s) after --as-of "
+                       f"({summary.attrs['calibration_end'].date()}) are not used for scoring.")
+        warnings.warn(message, w.category, stacklevel=2)
+    return summary
+
+
+def _rfm(path, args, data, amount, bundle):
+    from clvmodels.data.summary import rfm_summary
+
+    return rfm_summary(
         path, customer_id=args.customer_id or data.get("customer_id") or "customer_id",
         date=args.date or data.get("date") or "date",
         amount=amount if bundle.spend_model is not None else None,
@@ -402,7 +416,6 @@ def _summarize_for_scoring(path, args, bundle):
         monetary=data.get("monetary") or "repeat",
         refunds=args.refunds or data.get("refunds") or "error",
     )
-    return summary
 
 
 def _cmd_score(args):
