@@ -167,3 +167,24 @@ def test_deterministic(log):
     a = clvmodels.compare(log, ["bgnbd", "own_rate"], calibration_end=CAL, observation_end=OBS)
     b = clvmodels.compare(log, ["bgnbd", "own_rate"], calibration_end=CAL, observation_end=OBS)
     pd.testing.assert_frame_equal(a.leaderboard, b.leaderboard)
+
+
+def test_holdout_log_likelihood_for_probabilistic_methods(log):
+    from clvmodels.models.conditional_pmf import log_conditional_pmf_bgnbd
+
+    res = clvmodels.compare(log, ["bgnbd", "paretonbd", "zero"], calibration_end=CAL,
+                            observation_end=OBS)
+    t = res.table()
+    assert np.isnan(t.loc["zero", "holdout_log_likelihood"])
+    assert np.isfinite(t.loc[["bgnbd", "paretonbd"], "holdout_log_likelihood"]).all()
+    s = res.summary
+    params = res.methods["bgnbd"].purchase_model_.params_.to_numpy()
+    direct = log_conditional_pmf_bgnbd(params, s["frequency_holdout"].to_numpy(),
+                                       s["frequency"].to_numpy(), s["recency"].to_numpy(),
+                                       s["T"].to_numpy(), 39.0).sum()
+    assert t.loc["bgnbd", "holdout_log_likelihood"] == pytest.approx(direct, rel=1e-12)
+    # history helps: better than scoring every customer with the new-customer PMF
+    model = res.methods["bgnbd"].purchase_model_
+    counts = s["frequency_holdout"].to_numpy()
+    new = np.log(model.probability_of_purchases(counts, 39.0)).sum()
+    assert t.loc["bgnbd", "holdout_log_likelihood"] > new

@@ -856,6 +856,18 @@ class BGNBD(BaseModel):
         )
         return pd.Series(values, index=index, name="expected_purchases")
 
+    def conditional_log_probability_of_purchases(self, summary, counts, t) -> np.ndarray:
+        """log P(X(T, T + t) = counts[i] | frequency, recency, T) per customer.
+
+        The distribution of each customer's purchases in the next ``t`` time
+        units given the calibration history; see
+        :mod:`clvmodels.models.conditional_pmf` for the formula and its checks.
+        The comparison harness uses it to score the holdout log-likelihood.
+        """
+        from clvmodels.models.conditional_pmf import log_conditional_pmf
+
+        return log_conditional_pmf(self, summary, counts, t)
+
     def probability_alive(self, summary=None, **columns) -> pd.Series:
         """P(alive at T) for each customer of a summary; see :func:`probability_alive`.
 
