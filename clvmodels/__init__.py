@@ -10,7 +10,7 @@ The public API is re-exported here; see the README for a tour.
 * Comparison: :func:`compare`, :mod:`clvmodels.evaluation`, :mod:`clvmodels.plotting`.
 """
 
-from clvmodels import datasets, errors, formulas, plotting
+from clvmodels import datasets, errors, formulas, plotting, report
 from clvmodels._version import __version__
 from clvmodels.data import (
     discrete_summary,
@@ -30,6 +30,7 @@ from clvmodels.models import (
     customer_lifetime_value,
     load_model,
 )
+from clvmodels.report import validation_report
 
 __all__ = [
     "__version__",
@@ -37,6 +38,8 @@ __all__ = [
     "errors",
     "formulas",
     "plotting",
+    "report",
+    "validation_report",
     "read_transactions",
     "rfm_summary",
     "discrete_summary",

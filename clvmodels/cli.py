@@ -140,6 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
     p.set_defaults(func=_cmd_score)
 
+    p = sub.add_parser("report", help="write the model-validation report (one HTML file)",
+                       description="Compare every method on the holdout, with backtests, and "
+                                   "write a self-contained HTML validation report.")
+    _add_log_arguments(p)
+    p.add_argument("--methods", default=None, help="comma-separated method names (default: all)")
+    p.add_argument("--n-splits", type=int, default=3, help="backtest cutoffs (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="random_state of the methods (default 0)")
+    p.add_argument("--out", required=True, help="the report: an .html file")
+    p.add_argument("--quiet", action="store_true", help="do not print warnings")
+    p.set_defaults(func=_cmd_report)
+
     p = sub.add_parser("demo", help="the main job on the bundled CDNOW data",
                        description="Summarise the bundled CDNOW sample (39-week calibration, "
                                    "39-week holdout) and print the result.")
@@ -482,6 +493,32 @@ def _cmd_score(args):
         progress.close()
     if not args.quiet:
         print(f"wrote {len(scores)} customers to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_report(args):
+    import shlex
+
+    from clvmodels.data.tables import check_writable
+    from clvmodels.report import validation_report
+
+    if args.calibration_end is None or args.observation_end is None:
+        raise CLVError("report needs --calibration-end and --observation-end.")
+    if args.amount is None:
+        raise CLVError("report needs --amount (the revenue column).")
+    if not str(args.out).lower().endswith((".html", ".htm")):
+        raise CLVError(f"--out {args.out!r}: name the report .html.")
+    check_writable(args.out)
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    path = validation_report(
+        args.log, customer_id=args.customer_id, date=args.date, amount=args.amount,
+        calibration_end=args.calibration_end, observation_end=args.observation_end,
+        time_unit=args.time_unit, methods=methods, n_splits=args.n_splits,
+        random_state=args.seed, path=args.out, refunds=args.refunds,
+        command=shlex.join(["clvmodels", *sys.argv[1:]]),
+    )
+    if not args.quiet:
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
     return EXIT_OK
 
 

@@ -105,3 +105,18 @@ def test_demo_prints_leaderboard():
     assert res.returncode == 0, res.stderr
     assert "BG/NBD" in res.stdout and "gradient_boosting" in res.stdout
     assert "paretonbd" in res.stdout and "historical_arpu" in res.stdout
+
+
+@pytest.mark.slow
+def test_report_command(tmp_path, cdnow_csv):
+    out = tmp_path / "report.html"
+    res = run_cli("report", str(cdnow_csv), "--customer-id", "cust", "--date", "day",
+                  "--amount", "value", "--calibration-end", "1997-09-30",
+                  "--observation-end", "1998-06-30", "--methods", "bgnbd,zero,own_rate",
+                  "--n-splits", "2", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    html = out.read_text()
+    assert "Model estimates and convergence" in html and "2,357" in html and "bgnbd" in html
+    assert oct(out.stat().st_mode & 0o777) != oct(0o600)  # not the temp file's private mode
+    res = run_cli("report", str(cdnow_csv), "--amount", "value", "--out", str(out) + ".x")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
