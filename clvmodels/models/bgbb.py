@@ -36,14 +36,13 @@ estimator. Params arrays are ``(alpha, beta, gamma, delta)`` in that order
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 from scipy.special import digamma, expm1, gammaln, polygamma
 
 from clvmodels.errors import InvalidParameterError
 from clvmodels.models._base import BaseModel, check_is_fitted
+from clvmodels.models._params import unpack_params
 from clvmodels.models.bgnbd import log_beta, log_gamma_ratio
 from clvmodels.models.sbg import hyp2f1_unit
 
@@ -69,28 +68,7 @@ PARAM_NAMES = ("alpha", "beta", "gamma", "delta")
 # argument helpers
 # ---------------------------------------------------------------------------
 def _unpack(params) -> tuple[float, float, float, float]:
-    if isinstance(params, (Mapping, pd.Series)):
-        try:
-            values = [params[name] for name in PARAM_NAMES]
-        except KeyError as exc:
-            raise InvalidParameterError(
-                f"BG/BB params need the keys {PARAM_NAMES}; missing {exc.args[0]!r}."
-            ) from None
-    else:
-        values = list(np.asarray(params, dtype=float).reshape(-1))
-        if len(values) != 4:
-            raise InvalidParameterError(
-                f"BG/BB params must be 4 numbers (alpha, beta, gamma, delta), got {len(values)}."
-            )
-    out = []
-    for name, v in zip(PARAM_NAMES, values, strict=True):
-        v = float(v)
-        if not (np.isfinite(v) and v > 0):
-            raise InvalidParameterError(
-                f"BG/BB parameter {name} must be finite and > 0, got {v!r}."
-            )
-        out.append(v)
-    return tuple(out)
+    return unpack_params(params, PARAM_NAMES, "BG/BB")
 
 
 def _whole(values, name: str, minimum: int = 0) -> np.ndarray:

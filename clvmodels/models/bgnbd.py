@@ -21,14 +21,13 @@ those keys).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 from scipy.special import betainc, digamma, gammaln
 
 from clvmodels.errors import InvalidParameterError
 from clvmodels.models._base import BaseModel, check_is_fitted
+from clvmodels.models._params import unpack_params
 
 __all__ = [
     "PARAM_NAMES",
@@ -52,28 +51,7 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 # argument helpers
 # ---------------------------------------------------------------------------
 def _unpack(params) -> tuple[float, float, float, float]:
-    if isinstance(params, Mapping) or isinstance(params, pd.Series):
-        try:
-            values = [params[name] for name in PARAM_NAMES]
-        except KeyError as exc:
-            raise InvalidParameterError(
-                f"BG/NBD params need the keys {PARAM_NAMES}; missing {exc.args[0]!r}."
-            ) from None
-    else:
-        values = list(np.asarray(params, dtype=float).reshape(-1))
-        if len(values) != 4:
-            raise InvalidParameterError(
-                f"BG/NBD params must be 4 numbers (r, alpha, a, b), got {len(values)}."
-            )
-    out = []
-    for name, v in zip(PARAM_NAMES, values, strict=True):
-        v = float(v)
-        if not (np.isfinite(v) and v > 0):
-            raise InvalidParameterError(
-                f"BG/NBD parameter {name} must be finite and > 0, got {v!r}."
-            )
-        out.append(v)
-    return tuple(out)
+    return unpack_params(params, PARAM_NAMES, "BG/NBD")
 
 
 def _data(frequency, recency, T, weights=None):

@@ -33,7 +33,6 @@ The maths are pure functions over arrays (:func:`log_likelihood`,
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -47,6 +46,7 @@ from clvmodels.errors import (
     StatisticalWarning,
 )
 from clvmodels.models._base import BaseModel, check_is_fitted, validate_data
+from clvmodels.models._params import unpack_params
 
 __all__ = [
     "GammaGamma",
@@ -68,28 +68,7 @@ PARAM_NAMES = ("p", "q", "gamma")
 # ---------------------------------------------------------------------------
 def _unpack_params(params) -> tuple[float, float, float]:
     """Return ``(p, q, gamma)`` as floats from a mapping/Series or a sequence; check > 0."""
-    if isinstance(params, Mapping) or hasattr(params, "index") and hasattr(params, "loc"):
-        missing = [name for name in PARAM_NAMES if name not in params]
-        if missing:
-            raise InvalidParameterError(
-                f"Gamma-Gamma parameters are missing {missing}; give p, q and gamma "
-                f"(got {list(params.keys())})."
-            )
-        values = [params[name] for name in PARAM_NAMES]
-    else:
-        values = list(np.asarray(params, dtype=float).ravel())
-        if len(values) != len(PARAM_NAMES):
-            raise InvalidParameterError(
-                f"Gamma-Gamma takes 3 parameters (p, q, gamma); got {len(values)}: {values}."
-            )
-    p, q, gamma = (float(v) for v in values)
-    bad = {n: v for n, v in zip(PARAM_NAMES, (p, q, gamma), strict=True)
-           if not (np.isfinite(v) and v > 0)}
-    if bad:
-        raise InvalidParameterError(
-            f"Gamma-Gamma parameters must be finite and > 0; got {bad}."
-        )
-    return p, q, gamma
+    return unpack_params(params, PARAM_NAMES, "Gamma-Gamma")
 
 
 def _as_float_array(values, name: str) -> np.ndarray:

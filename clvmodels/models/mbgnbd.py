@@ -47,9 +47,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, expit
 
-from clvmodels.errors import InvalidParameterError
 from clvmodels.models import bgnbd
 from clvmodels.models._base import BaseModel, check_is_fitted
+from clvmodels.models._params import unpack_params
 from clvmodels.models.bgnbd import (
     _alive_purchases,
     _data,
@@ -75,11 +75,8 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 
 
 def _unpack(params) -> tuple[float, float, float, float]:
-    """``(r, alpha, a, b)`` checked by the BG/NBD's unpacker (same names), messages renamed."""
-    try:
-        return bgnbd._unpack(params)
-    except InvalidParameterError as exc:
-        raise InvalidParameterError(str(exc).replace("BG/NBD", "MBG/NBD")) from None
+    """``(r, alpha, a, b)``: the BG/NBD's parameter names, checked under the MBG/NBD's name."""
+    return unpack_params(params, bgnbd.PARAM_NAMES, "MBG/NBD")
 
 
 # ---------------------------------------------------------------------------

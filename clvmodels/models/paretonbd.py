@@ -60,7 +60,6 @@ estimator around them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -70,6 +69,7 @@ from scipy.special import digamma, exprel, gammaln
 
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError
 from clvmodels.models._base import BaseModel, check_is_fitted
+from clvmodels.models._params import unpack_params
 
 __all__ = [
     "PARAM_NAMES",
@@ -112,25 +112,7 @@ _GL_X, _GL_W = leggauss(20)
 # ---------------------------------------------------------------------------
 def _unpack_params(params) -> tuple[float, float, float, float]:
     """Return ``(r, alpha, s, beta)`` as floats from a mapping/Series or a sequence; check > 0."""
-    if isinstance(params, Mapping) or (hasattr(params, "index") and hasattr(params, "loc")):
-        missing = [name for name in PARAM_NAMES if name not in params]
-        if missing:
-            raise InvalidParameterError(
-                f"Pareto/NBD parameters are missing {missing}; give r, alpha, s and beta "
-                f"(got {list(params.keys())})."
-            )
-        values = [params[name] for name in PARAM_NAMES]
-    else:
-        values = list(np.asarray(params, dtype=float).ravel())
-        if len(values) != len(PARAM_NAMES):
-            raise InvalidParameterError(
-                f"Pareto/NBD takes 4 parameters (r, alpha, s, beta); got {len(values)}: {values}."
-            )
-    values = tuple(float(v) for v in values)
-    bad = {n: v for n, v in zip(PARAM_NAMES, values, strict=True) if not (np.isfinite(v) and v > 0)}
-    if bad:
-        raise InvalidParameterError(f"Pareto/NBD parameters must be finite and > 0; got {bad}.")
-    return values  # type: ignore[return-value]
+    return unpack_params(params, PARAM_NAMES, "Pareto/NBD")
 
 
 def _float_array(values, name: str) -> np.ndarray:

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -59,6 +58,7 @@ from scipy.special import digamma
 
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError, StatisticalWarning
 from clvmodels.models._base import BaseModel, check_is_fitted
+from clvmodels.models._params import unpack_params
 from clvmodels.models.bgnbd import log_beta
 
 __all__ = [
@@ -86,26 +86,7 @@ PARAM_NAMES = ("alpha", "beta")
 # argument helpers
 # ---------------------------------------------------------------------------
 def _unpack(params) -> tuple[float, float]:
-    if isinstance(params, (Mapping, pd.Series)):
-        try:
-            values = [params[name] for name in PARAM_NAMES]
-        except KeyError as exc:
-            raise InvalidParameterError(
-                f"sBG params need the keys {PARAM_NAMES}; missing {exc.args[0]!r}."
-            ) from None
-    else:
-        values = list(np.asarray(params, dtype=float).reshape(-1))
-        if len(values) != 2:
-            raise InvalidParameterError(
-                f"sBG params must be 2 numbers (alpha, beta), got {len(values)}: {values}."
-            )
-    out = []
-    for name, v in zip(PARAM_NAMES, values, strict=True):
-        v = float(v)
-        if not (np.isfinite(v) and v > 0):
-            raise InvalidParameterError(f"sBG parameter {name} must be finite and > 0, got {v!r}.")
-        out.append(v)
-    return out[0], out[1]
+    return unpack_params(params, PARAM_NAMES, "sBG")
 
 
 def _periods(t, name: str = "t", minimum: int = 0) -> np.ndarray:
