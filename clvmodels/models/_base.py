@@ -80,7 +80,14 @@ from clvmodels.models._fit import (
     summary_table,
 )
 
-__all__ = ["BaseModel", "MODEL_REGISTRY", "FORMAT_VERSION", "validate_data", "check_is_fitted"]
+__all__ = [
+    "BaseModel",
+    "ConditionalCountsMixin",
+    "MODEL_REGISTRY",
+    "FORMAT_VERSION",
+    "validate_data",
+    "check_is_fitted",
+]
 
 #: Version of the JSON layout written by :meth:`BaseModel.save`.
 FORMAT_VERSION = 1
@@ -297,6 +304,22 @@ def validate_data(
             f"Invalid customer summary for {context}(): " + " | ".join(problems)
         )
     return arrays, index
+
+
+class ConditionalCountsMixin:
+    """For purchase models (BG/NBD, Pareto/NBD, MBG/NBD): the distribution of future counts."""
+
+    def conditional_log_probability_of_purchases(self, summary, counts, t) -> np.ndarray:
+        """log P(X(T, T + t) = counts[i] | frequency, recency, T) per customer.
+
+        The distribution of each customer's purchases in the next ``t`` time
+        units given the calibration history; see
+        :mod:`clvmodels.models.conditional_pmf` for the formula and its checks.
+        The comparison harness uses it to score the holdout log-likelihood.
+        """
+        from clvmodels.models.conditional_pmf import log_conditional_pmf
+
+        return log_conditional_pmf(self, summary, counts, t)
 
 
 class BaseModel(BaseEstimator):

@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.special import betainc, digamma, gammaln
 
 from clvmodels.errors import InvalidParameterError
-from clvmodels.models._base import BaseModel, check_is_fitted
+from clvmodels.models._base import BaseModel, ConditionalCountsMixin, check_is_fitted
 from clvmodels.models._params import unpack_params
 
 __all__ = [
@@ -744,7 +744,7 @@ def probability_of_purchases(params, n, t) -> np.ndarray:
     return np.exp(np.logaddexp(first, second))
 
 
-class BGNBD(BaseModel):
+class BGNBD(ConditionalCountsMixin, BaseModel):
     """BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005).
 
     Parameters
@@ -833,18 +833,6 @@ class BGNBD(BaseModel):
             self._params_array(), data["frequency"], data["recency"], data["T"], t
         )
         return pd.Series(values, index=index, name="expected_purchases")
-
-    def conditional_log_probability_of_purchases(self, summary, counts, t) -> np.ndarray:
-        """log P(X(T, T + t) = counts[i] | frequency, recency, T) per customer.
-
-        The distribution of each customer's purchases in the next ``t`` time
-        units given the calibration history; see
-        :mod:`clvmodels.models.conditional_pmf` for the formula and its checks.
-        The comparison harness uses it to score the holdout log-likelihood.
-        """
-        from clvmodels.models.conditional_pmf import log_conditional_pmf
-
-        return log_conditional_pmf(self, summary, counts, t)
 
     def probability_alive(self, summary=None, **columns) -> pd.Series:
         """P(alive at T) for each customer of a summary; see :func:`probability_alive`.

@@ -48,7 +48,7 @@ import pandas as pd
 from scipy.special import digamma, expit
 
 from clvmodels.models import bgnbd
-from clvmodels.models._base import BaseModel, check_is_fitted
+from clvmodels.models._base import BaseModel, ConditionalCountsMixin, check_is_fitted
 from clvmodels.models._params import unpack_params
 from clvmodels.models.bgnbd import (
     _alive_purchases,
@@ -354,7 +354,7 @@ def probability_of_purchases(params, n, t) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # estimator
 # ---------------------------------------------------------------------------
-class MBGNBD(BaseModel):
+class MBGNBD(ConditionalCountsMixin, BaseModel):
     """MBG/NBD model: the BG/NBD with dropout possible at time 0 (Batislam et al. 2007).
 
     Same data, API and attributes as :class:`~clvmodels.models.bgnbd.BGNBD`.
@@ -418,18 +418,6 @@ class MBGNBD(BaseModel):
             self._params_array(), data["frequency"], data["recency"], data["T"], t
         )
         return pd.Series(values, index=index, name="expected_purchases")
-
-    def conditional_log_probability_of_purchases(self, summary, counts, t) -> np.ndarray:
-        """log P(X(T, T + t) = counts[i] | frequency, recency, T) per customer.
-
-        The distribution of each customer's purchases in the next ``t`` time
-        units given the calibration history; see
-        :mod:`clvmodels.models.conditional_pmf` for the formula and its checks.
-        The comparison harness uses it to score the holdout log-likelihood.
-        """
-        from clvmodels.models.conditional_pmf import log_conditional_pmf
-
-        return log_conditional_pmf(self, summary, counts, t)
 
     def probability_alive(self, summary=None, **columns) -> pd.Series:
         """P(alive at T) for each customer; see :func:`probability_alive`.

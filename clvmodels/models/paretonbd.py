@@ -68,7 +68,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.special import digamma, exprel, gammaln
 
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError
-from clvmodels.models._base import BaseModel, check_is_fitted
+from clvmodels.models._base import BaseModel, ConditionalCountsMixin, check_is_fitted
 from clvmodels.models._params import unpack_params
 
 __all__ = [
@@ -1026,7 +1026,7 @@ def expected_residual_transactions(params, frequency, recency, T, discount_rate)
 # ---------------------------------------------------------------------------
 # estimator
 # ---------------------------------------------------------------------------
-class ParetoNBD(BaseModel):
+class ParetoNBD(ConditionalCountsMixin, BaseModel):
     """Pareto/NBD model of repeat purchasing (Schmittlein, Morrison & Colombo 1987).
 
     Purchases follow a Poisson process with rate ``lambda ~ Gamma(r, alpha)``
@@ -1087,18 +1087,6 @@ class ParetoNBD(BaseModel):
             np.array([0.5, 0.5 * scale, 0.5, 0.5 * mean_T]),
             np.array([2.0, 2.0 * scale, 2.0, 4.0 * mean_T]),
         ]
-
-    def conditional_log_probability_of_purchases(self, summary, counts, t) -> np.ndarray:
-        """log P(X(T, T + t) = counts[i] | frequency, recency, T) per customer.
-
-        The distribution of each customer's purchases in the next ``t`` time
-        units given the calibration history; see
-        :mod:`clvmodels.models.conditional_pmf` for the formula and its checks.
-        The comparison harness uses it to score the holdout log-likelihood.
-        """
-        from clvmodels.models.conditional_pmf import log_conditional_pmf
-
-        return log_conditional_pmf(self, summary, counts, t)
 
     def probability_alive(self, summary=None, **columns) -> pd.Series:
         """P(alive at T) for each customer of a summary; see :func:`probability_alive`.
