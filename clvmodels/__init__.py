@@ -8,52 +8,64 @@ The public API is re-exported here; see the README for a tour.
 * Models: :class:`BGNBD`, :class:`GammaGamma` (and the rest of :mod:`clvmodels.models`),
   :func:`customer_lifetime_value`, :func:`load_model`.
 * Comparison: :func:`compare`, :mod:`clvmodels.evaluation`, :mod:`clvmodels.plotting`.
+
+Names are imported on first use (PEP 562), so that ``import clvmodels`` and the
+command line do not pay for scikit-learn, matplotlib or the formulas until they are
+needed: a batch ``clvmodels score`` starts in a fraction of the time.
 """
 
-from clvmodels import datasets, errors, formulas, plotting, report
-from clvmodels._version import __version__
-from clvmodels.data import (
-    discrete_summary,
-    read_transactions,
-    rfm_summary,
-    validate_transactions,
-)
-from clvmodels.evaluation.harness import ComparisonResult, compare
-from clvmodels.evaluation.registry import available_methods, register_method
-from clvmodels.models import (
-    BGBB,
-    BGNBD,
-    MBGNBD,
-    GammaGamma,
-    ParetoNBD,
-    ShiftedBetaGeometric,
-    customer_lifetime_value,
-    load_model,
-)
-from clvmodels.report import validation_report
+from __future__ import annotations
 
-__all__ = [
-    "__version__",
-    "datasets",
-    "errors",
-    "formulas",
-    "plotting",
-    "report",
-    "validation_report",
-    "read_transactions",
-    "rfm_summary",
-    "discrete_summary",
-    "validate_transactions",
-    "BGNBD",
-    "BGBB",
-    "GammaGamma",
-    "MBGNBD",
-    "ParetoNBD",
-    "ShiftedBetaGeometric",
-    "customer_lifetime_value",
-    "load_model",
-    "compare",
-    "ComparisonResult",
-    "available_methods",
-    "register_method",
-]
+import importlib
+
+from clvmodels._version import __version__
+
+# public name -> module that defines it (None: the name is the submodule itself)
+_EXPORTS: dict[str, str | None] = {
+    "datasets": None,
+    "errors": None,
+    "formulas": None,
+    "plotting": None,
+    "report": None,
+    "models": None,
+    "data": None,
+    "evaluation": None,
+    "validation_report": "clvmodels.report",
+    "read_transactions": "clvmodels.data",
+    "rfm_summary": "clvmodels.data",
+    "discrete_summary": "clvmodels.data",
+    "validate_transactions": "clvmodels.data",
+    "BGNBD": "clvmodels.models",
+    "BGBB": "clvmodels.models",
+    "GammaGamma": "clvmodels.models",
+    "MBGNBD": "clvmodels.models",
+    "ParetoNBD": "clvmodels.models",
+    "ShiftedBetaGeometric": "clvmodels.models",
+    "customer_lifetime_value": "clvmodels.models",
+    "load_model": "clvmodels.models",
+    "compare": "clvmodels.evaluation.harness",
+    "ComparisonResult": "clvmodels.evaluation.harness",
+    "available_methods": "clvmodels.evaluation.registry",
+    "register_method": "clvmodels.evaluation.registry",
+}
+
+__all__ = ["__version__", *(k for k in _EXPORTS if k not in {"models", "data", "evaluation"})]
+
+
+def __getattr__(name: str):
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'clvmodels' has no attribute {name!r}") from None
+    value = (
+        importlib.import_module(f"clvmodels.{name}")
+        if module is None
+        else getattr(importlib.import_module(module), name)
+    )
+    globals()[name] = value  # cache: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+

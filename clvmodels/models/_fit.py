@@ -88,7 +88,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
+from scipy.special import ndtri
 from threadpoolctl import threadpool_limits
 
 from clvmodels.errors import ConvergenceWarning, HessianWarning, InvalidParameterError
@@ -751,7 +752,7 @@ def summary_table(
     if not 0 < alpha < 1:
         raise InvalidParameterError(f"alpha must be between 0 and 1, got {alpha!r}.")
     params = np.asarray(params, dtype=float)
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = ndtri(1 - alpha / 2)  # normal quantile; scipy.stats is slow to import
     se = np.sqrt(np.diag(covariance))
     se_log = np.sqrt(np.diag(covariance_log))
     table = pd.DataFrame(
