@@ -95,3 +95,26 @@ def test_time_of_day_is_ignored(case):
     frame, cal, obs = case
     later = frame.assign(date=frame["date"] + pd.Timedelta(hours=23, minutes=59))
     pd.testing.assert_frame_equal(_summ(frame, cal, obs), _summ(later, cal, obs))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=60),
+    st.sampled_from(["as is", "sorted", "narrow"]),
+    st.sampled_from(["int64", "int32", "uint32"]),
+)
+def test_customer_codes_equal_pandas_factorize(values, layout, dtype):
+    """The hash-free id coding (sorted log, narrow id range) equals pd.factorize(sort=True)."""
+    from clvmodels.data.transactions import _customer_codes
+
+    a = np.asarray(values, dtype=np.int64)
+    if layout == "narrow" or dtype != "int64":
+        a = np.abs(a) % 50
+    if layout == "sorted":
+        a = np.sort(a)
+    ids = pd.Series(a.astype(dtype))
+    codes, uniques = _customer_codes(ids)
+    expected_codes, expected_uniques = pd.factorize(ids, sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    np.testing.assert_array_equal(np.asarray(uniques), np.asarray(expected_uniques))
+    assert np.asarray(uniques).dtype == np.asarray(expected_uniques).dtype
