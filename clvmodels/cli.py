@@ -9,6 +9,7 @@ atomically, so a failed run leaves no partial or stale output.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 
@@ -101,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spend-model", default="gamma-gamma", choices=["gamma-gamma", "none"],
                    help="spend model (default gamma-gamma; needs --amount)")
     p.add_argument("--out", required=True, help="output model file (.json)")
+    p.add_argument("--summary-out", default=None,
+                   help="also write the calibration summary (.csv or .parquet; Parquet records "
+                        "the time unit): 'clvmodels score SUMMARY' then skips re-reading the log")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
     p.set_defaults(func=_cmd_fit)
 
@@ -269,10 +273,18 @@ def _cmd_fit(args):
     if not str(args.out).lower().endswith(".json"):
         raise CLVError(f"the model file {args.out!r} must be named .json.")
     check_writable(args.out)
+    if args.summary_out is not None:
+        from clvmodels.data.tables import table_format
+
+        table_format(args.summary_out)
+        check_writable(args.summary_out)
+        if os.path.abspath(args.summary_out) == os.path.abspath(args.out):
+            raise CLVError("--summary-out and --out name the same file; give two paths.")
     if args.spend_model == "gamma-gamma" and args.amount is None:
         raise CLVError("--spend-model gamma-gamma needs --amount (the transaction value "
                        "column); give it, or pass --spend-model none.")
     progress = _Progress(["summarise", "fit purchases", "fit spend", "write"], args.quiet)
+    written = []
     try:
         progress.stage(f"summarising {os.path.basename(args.log)}")
         summary = _summarize_from_args(args)
@@ -298,7 +310,17 @@ def _cmd_fit(args):
                              calibration_end=attrs["calibration_end"],
                              first_transaction=attrs.get("first_transaction"),
                              observation_end=attrs.get("observation_end"), data=data)
+        if args.summary_out is not None:
+            from clvmodels.data.tables import write_table
+
+            write_table(summary, args.summary_out)
+            written.append(args.summary_out)
         bundle.save(args.out)
+    except BaseException:
+        for path in written:  # no half-finished pair: the summary goes if the model fails
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        raise
     finally:
         progress.close()
     if not args.quiet:
@@ -313,6 +335,9 @@ def _cmd_fit(args):
                   file=sys.stderr)
         print(f"wrote {args.out} ({attrs['time_unit']} units, calibration end "
               f"{attrs['calibration_end'].date()})", file=sys.stderr)
+        if args.summary_out is not None:
+            print(f"wrote {len(summary)} customers' summary to {args.summary_out}",
+                  file=sys.stderr)
     return EXIT_OK
 
 
@@ -345,15 +370,17 @@ def _read_summary_file(path, columns, args, bundle):
     needed = list(SUMMARY_COLUMNS) + (["monetary_value"] if bundle.spend_model else [])
     id_col = args.customer_id or bundle.data.get("customer_id")
     file_unit = None
+    file_meta = {}
     if table_format(path) == "parquet":
         import pyarrow.parquet as pq
 
         meta = pq.read_schema(path).metadata or {}
         if b"clvmodels" in meta:
             try:
-                file_unit = json.loads(meta[b"clvmodels"]).get("time_unit")
+                file_meta = json.loads(meta[b"clvmodels"])
+                file_unit = file_meta.get("time_unit")
             except (ValueError, AttributeError):
-                file_unit = None
+                file_meta, file_unit = {}, None
         frame = pd.read_parquet(path)
     else:
         frame = pd.read_csv(path, dtype={c: str for c in columns if c not in needed})
@@ -388,6 +415,8 @@ def _read_summary_file(path, columns, args, bundle):
                       UserWarning, stacklevel=2)
     frame = frame[[c for c in frame.columns if c in needed]]
     frame.attrs = {"time_unit": bundle.time_unit}
+    if isinstance(file_meta, dict) and file_meta.get("calibration_end"):
+        frame.attrs["calibration_end"] = pd.Timestamp(file_meta["calibration_end"])
     return frame
 
 
