@@ -22,6 +22,7 @@ import importlib
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from clvmodels.errors import ExcludedCustomersWarning, InvalidParameterError
 from clvmodels.evaluation.base import (
@@ -32,7 +33,7 @@ from clvmodels.evaluation.base import (
 )
 from clvmodels.evaluation.registry import available_methods, register_method
 
-__all__ = ["ModelMethod", "PURCHASE_MODELS", "register_builtin_methods"]
+__all__ = ["CovariateModelMethod", "ModelMethod", "PURCHASE_MODELS", "register_builtin_methods"]
 
 #: name -> (module, class) of the purchase models the adapter knows.
 PURCHASE_MODELS = {
@@ -131,6 +132,134 @@ class ModelMethod(Method):
         if hook is None:
             return None
         return lambda summary, horizon, counts: hook(summary, counts, horizon)
+
+
+#: name -> (module, class) of the purchase models with time-invariant covariates.
+COVARIATE_MODELS = {
+    "bgnbd": ("clvmodels.models.covariates", "BGNBDCovariates"),
+    "paretonbd": ("clvmodels.models.covariates", "ParetoNBDCovariates"),
+}
+
+
+class CovariateModelMethod(ModelMethod):
+    """A purchase model with time-invariant covariates (plus Gamma-Gamma), as a harness method.
+
+    Compare it with the same model without covariates by passing both to
+    :func:`clvmodels.compare`, e.g. ``compare(log, ["bgnbd",
+    CovariateModelMethod("bgnbd", covariates=attributes,
+    purchase_covariates=["channel"])], ...)``.
+
+    Parameters
+    ----------
+    model : {"bgnbd", "paretonbd"}
+    covariates : DataFrame or callable
+        Customer attributes indexed by customer id (joined to the summary at
+        fit and predict), or ``f(transactions) -> DataFrame`` computing them
+        from the calibration log (then the harness passes the log, truncated
+        at the cutoff, so derived covariates never see the holdout).
+    purchase_covariates, dropout_covariates, reference
+        As for :class:`~clvmodels.models.covariates.BGNBDCovariates`.
+    spend_model, penalizer
+        As for :class:`ModelMethod`.
+    label : str, optional
+        Name in the leaderboard (default ``"<model>+covariates"``).
+    """
+
+    def __init__(self, model: str = "bgnbd", covariates=None, purchase_covariates=None,
+                 dropout_covariates=None, reference=None,
+                 spend_model: str | None = "gamma_gamma", penalizer: float = 0.0,
+                 label: str | None = None):
+        super().__init__(model=model, spend_model=spend_model, penalizer=penalizer)
+        self.covariates = covariates
+        self.purchase_covariates = purchase_covariates
+        self.dropout_covariates = dropout_covariates
+        self.reference = reference
+        self.label = label
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.model}+covariates"
+
+    @property
+    def needs_transactions(self) -> bool:
+        return callable(self.covariates)
+
+    def _with_covariates(self, summary, transactions=None):
+        table = self.covariates
+        if callable(table):
+            table = getattr(self, "covariates_", None)
+            if table is None or transactions is not None:
+                from clvmodels.evaluation.base import check_calibration_transactions
+
+                log = check_calibration_transactions(
+                    transactions, summary.attrs["calibration_end"], self.name)
+                table = self.covariates(log)
+            self.covariates_ = table
+        if not isinstance(table, pd.DataFrame):
+            raise InvalidParameterError(
+                f"method {self.name!r}: covariates must be a DataFrame indexed by customer id "
+                f"(or a function of the calibration log returning one), got {type(table).__name__}."
+            )
+        cols = list(dict.fromkeys((self.purchase_covariates or [])
+                                  + (self.dropout_covariates or [])))
+        missing = [c for c in cols if c not in table.columns]
+        if missing:
+            raise InvalidParameterError(
+                f"method {self.name!r}: the covariates table lacks {missing} "
+                f"(columns: {list(table.columns)})."
+            )
+        frame = summary.drop(columns=[c for c in cols if c in summary.columns])
+        frame = frame.join(table[cols], how="left")
+        frame.attrs = dict(summary.attrs)
+        return frame
+
+    def fit(self, summary, transactions=None):
+        check_calibration_summary(summary, self.name)
+        if self.model not in COVARIATE_MODELS:
+            raise InvalidParameterError(
+                f"model {self.model!r} has no covariate version; choose one of "
+                f"{sorted(COVARIATE_MODELS)}."
+            )
+        module, cls = COVARIATE_MODELS[self.model]
+        cls = getattr(importlib.import_module(module), cls)
+        frame = self._with_covariates(summary, transactions)
+        self.purchase_model_ = cls(
+            purchase_covariates=self.purchase_covariates,
+            dropout_covariates=self.dropout_covariates, reference=self.reference,
+            penalizer=self.penalizer,
+        ).fit(frame)
+        self.spend_model_ = None
+        if self.spend_model == "gamma_gamma" and "monetary_value" in summary.columns:
+            from clvmodels.models.gamma_gamma import GammaGamma
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExcludedCustomersWarning)
+                self.spend_model_ = GammaGamma(drop_invalid=True).fit(summary)
+        elif self.spend_model not in ("gamma_gamma", None):
+            raise InvalidParameterError(
+                f"spend_model={self.spend_model!r}: use 'gamma_gamma' or None."
+            )
+        return self
+
+    def predict(self, summary, horizon):
+        check_calibration_summary(summary, self.name)
+        horizon = check_horizon(horizon, self.name)
+        if not hasattr(self, "purchase_model_"):
+            from clvmodels.errors import NotFittedError
+
+            raise NotFittedError(f"method {self.name!r} is not fitted; call fit(summary) first.")
+        frame = self._with_covariates(summary)
+        tx = self.purchase_model_.expected_purchases(frame, t=horizon).to_numpy(dtype=float)
+        return prediction_frame(summary, tx, tx * self._spend(summary))
+
+    @property
+    def log_likelihood_holdout(self):
+        """Per-customer holdout log-probabilities at each customer's own parameters."""
+        model = getattr(self, "purchase_model_", None)
+        if model is None:
+            return None
+        return lambda summary, horizon, counts: model.conditional_log_probability_of_purchases(
+            self._with_covariates(summary), counts, horizon)
 
 
 def _model_factory(model: str):
