@@ -216,3 +216,32 @@ def test_no_warning_on_a_clean_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit_maximum_likelihood(exponential_loglik, (y,), ("rate",), [np.ones(1)])
+
+
+def test_fit_skips_compression_only_when_rows_are_nearly_all_distinct():
+    """A large continuous sample is fitted row by row (compressing would not pay); the
+    estimates equal those of the compressed path, and data with repeats still compress."""
+    from clvmodels.models import _fit
+    from clvmodels.models.gamma_gamma import GammaGamma
+
+    rng = np.random.default_rng(3)
+    n = 250_000
+    x = rng.integers(1, 20, n).astype(float)
+    m = rng.gamma(6.0, 1.0 / rng.gamma(3.7, 1 / 15.4, n)) + 1.0
+    assert _fit._mostly_distinct([x, m])
+    assert not _fit._mostly_distinct([x, np.round(m)])
+    # every row twice, sorted so that repeats sit next to each other: still detected
+    twice = np.sort(np.repeat(m[: n // 2], 2))
+    assert not _fit._mostly_distinct([np.ones_like(twice), twice])
+    assert not _fit._mostly_distinct([x[:1000], m[:1000]])  # small data always compress
+
+    direct = GammaGamma().fit(frequency=x, monetary_value=m)
+    assert direct.fit_info_["n_unique_rows"] == n
+    old = _fit._SAMPLE_CHECK_ROWS
+    try:
+        _fit._SAMPLE_CHECK_ROWS = 10**12  # force the compressed path
+        packed = GammaGamma().fit(frequency=x, monetary_value=m)
+    finally:
+        _fit._SAMPLE_CHECK_ROWS = old
+    np.testing.assert_allclose(direct.params_, packed.params_, rtol=1e-7)
+    assert direct.log_likelihood_ == pytest.approx(packed.log_likelihood_, rel=1e-12)

@@ -85,6 +85,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from math import sqrt
 
 import numpy as np
 import pandas as pd
@@ -180,6 +181,31 @@ def _group_codes(arrays: list[np.ndarray]) -> np.ndarray:
         return pd.factorize(key, sort=True)[0].astype(np.intp, copy=False)
     frame = pd.DataFrame({f"c{j}": c for j, c in enumerate(codes)}, copy=False)
     return frame.groupby(list(frame.columns), sort=True).ngroup().to_numpy(dtype=np.intp)
+
+
+#: Below this many rows a fit always compresses (it is cheap).
+_SAMPLE_CHECK_ROWS = 200_000
+
+
+def _mostly_distinct(columns: Sequence[np.ndarray]) -> bool:
+    """Whether the rows are so nearly all distinct that compressing them would not pay.
+
+    Continuous data (Gamma-Gamma's mean spend, say) have as many unique rows as rows, so
+    hashing and sorting them buys nothing. A fixed pseudo-random sample of ``m`` of the
+    ``n`` rows (the same rows every time: the fit stays deterministic) is checked for
+    repeats: if every row appeared ``k`` times the sample would hold about
+    ``m^2 (k - 1) / (2 n)`` repeated pairs, so (with ``m^2 / 2n >= 50``) finding
+    fewer than 5% of that for ``k = 2`` means the data shrink by less than ~5%.
+    """
+    arrays = [np.asarray(c).reshape(-1) for c in columns]
+    n = arrays[0].shape[0] if arrays else 0
+    if n < _SAMPLE_CHECK_ROWS or any(a.shape[0] != n for a in arrays):
+        return False
+    m = min(n, max(20_000, int(10 * sqrt(n))))
+    rows = np.random.default_rng(0).choice(n, size=m, replace=False)
+    sample = pd.DataFrame({j: a[rows] for j, a in enumerate(arrays)}, copy=False)
+    repeats = int(sample.duplicated().sum())
+    return repeats < 0.05 * m * m / (2.0 * n)
 
 
 def compress(columns: Sequence[np.ndarray], weights: np.ndarray | None = None) -> CompressedData:
@@ -564,6 +590,20 @@ def fit_maximum_likelihood(
         columns = tuple(np.asarray(c, dtype=float) for c in data)
         w = np.ones(columns[0].shape[0]) if weights is None else np.asarray(weights, dtype=float)
         n_unique = columns[0].shape[0]
+    elif _mostly_distinct(data):
+        # compressing would cost more (a hash and a sort of n rows) than it saves
+        columns = tuple(np.asarray(c, dtype=float).reshape(-1) for c in data)
+        n = columns[0].shape[0]
+        if any(c.shape[0] != n for c in columns):
+            raise InvalidParameterError(
+                f"data columns have different lengths {[c.shape[0] for c in columns]}."
+            )
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).reshape(-1)
+        if w.shape[0] != n:
+            raise InvalidParameterError(
+                f"weights has length {w.shape[0]} but the data have {n} rows."
+            )
+        n_unique = n
     else:
         packed = compress(data, weights)
         columns, w, n_unique = packed.columns, packed.weights, packed.n_unique
