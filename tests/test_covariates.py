@@ -496,8 +496,13 @@ def test_harness_compares_a_model_with_and_without_covariates():
     fitted = res.methods["bgnbd+covariates"].purchase_model_
     assert list(fitted.coefficients_.index) == ["purchase:high_first[True]",
                                                 "dropout:high_first[True]"]
+    # the restricted fit made inside is the published CDNOW BG/NBD (FHL 2005: LL = -9582.4)
     assert fitted.fit_info_["log_likelihood_without_covariates"] == pytest.approx(
         res.methods["bgnbd"].purchase_model_.log_likelihood_, rel=1e-9)
+    assert fitted.fit_info_["log_likelihood_without_covariates"] == pytest.approx(-9582.4, abs=0.05)
+    test = fitted.likelihood_ratio_test()
+    assert test["df"] == 2 and test["statistic"] == pytest.approx(
+        2 * (fitted.log_likelihood_ + 9582.43), abs=0.02)
 
 
 def test_from_params_refuses_unknown_names():
@@ -517,3 +522,15 @@ def test_conditional_pmf_sums_to_one_with_covariates():
     rows = summary.iloc[np.repeat([0, 1], n.size)]
     lp = model.conditional_log_probability_of_purchases(rows, np.tile(n, 2), 39.0)
     np.testing.assert_allclose(np.exp(lp).reshape(2, -1).sum(axis=1), 1.0, rtol=1e-10)
+
+
+def test_separation_is_diagnosed_naming_the_coefficient():
+    from clvmodels.errors import ConvergenceWarning
+
+    truth = _two_level_model("bgnbd")
+    summary = cv.simulate_summary(truth, pd.DataFrame({"channel": np.repeat(["shop", "web"], 500)}),
+                                  T=39.0, random_state=2)
+    summary.loc[summary["channel"] == "web", ["frequency", "recency"]] = 0  # web never returns
+    with pytest.warns(ConvergenceWarning, match=r"purchase:channel\[web\]': -18\.4.*separation"):
+        model = cv.BGNBDCovariates(purchase_covariates=["channel"], n_starts=1).fit(summary)
+    assert not model.converged_

@@ -83,6 +83,7 @@ former, unchanged for the latter). The bounds of the search are
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -92,7 +93,12 @@ import pandas as pd
 from scipy.special import chdtrc, digamma, gammaln, ndtr, ndtri
 
 from clvmodels.data._random import check_random_state
-from clvmodels.errors import InvalidParameterError, InvalidSummaryError, ModelFileError
+from clvmodels.errors import (
+    ConvergenceWarning,
+    InvalidParameterError,
+    InvalidSummaryError,
+    ModelFileError,
+)
 from clvmodels.models import conditional_pmf as _cpmf
 from clvmodels.models import paretonbd as _pnbd
 from clvmodels.models._base import _SHOW, check_is_fitted, validate_data
@@ -1067,12 +1073,15 @@ class _CovariateModel:
             return ll, grad
 
         design = np.column_stack([Zp, Zd]) if kp + kd else np.zeros((len(index), 0))
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             result = fit_maximum_likelihood(
                 loglik_and_gradient, (*arrays, *design.T), names,
                 starts[: max(1, int(self.n_starts))], weights=w,
                 penalizer=float(self.penalizer), log_bounds=self._log_bounds, prepare=prepare,
             )
+        self._reissue(caught, result, names)
         k = len(names)
         theta = np.asarray(result.params, dtype=float)
         estimates = np.concatenate([theta[:4], np.log(theta[4:])])
@@ -1104,6 +1113,34 @@ class _CovariateModel:
         unit = summary.attrs.get("time_unit") if isinstance(summary, pd.DataFrame) else None
         self.time_unit_ = None if unit is None else str(unit)
         return self
+
+    @staticmethod
+    def _reissue(caught, result, names) -> None:
+        """Pass the fit's warnings on; a coefficient at a bound gets its own diagnosis.
+
+        The optimizer sees a coefficient as the logarithm of a positive number, so its
+        generic message would show ``exp(gamma)``; here the coefficient itself is named.
+        """
+        coefs_at_bound = [n for n in result.at_bound if n in names[4:]]
+        for item in caught:
+            if coefs_at_bound and issubclass(item.category, ConvergenceWarning):
+                continue
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+        if coefs_at_bound:
+            values = {n: round(float(np.log(result.params[names.index(n)])), 2)
+                      for n in coefs_at_bound}
+            others = [n for n in result.at_bound if n not in coefs_at_bound]
+            warnings.warn(
+                f"The fit did not converge: coefficient(s) {values} ran to the edge of the "
+                "search region (|gamma| <= 18.4). The data push them to infinity, typically "
+                "because a level's customers all behave alike (e.g. none made a repeat "
+                "purchase: 'separation'), so their estimates and standard errors are not "
+                "meaningful. Merge that level with another, drop the covariate, or refit "
+                "with a small penalizer (which also shrinks the coefficients)."
+                + (f" Parameters {others} are at a bound too." if others else ""),
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     # ------------------------------------------------------------ results
     @property
