@@ -118,3 +118,17 @@ def test_customer_codes_equal_pandas_factorize(values, layout, dtype):
     np.testing.assert_array_equal(codes, expected_codes)
     np.testing.assert_array_equal(np.asarray(uniques), np.asarray(expected_uniques))
     assert np.asarray(uniques).dtype == np.asarray(expected_uniques).dtype
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-(2**52), 2**52), min_size=1, max_size=40),
+       st.sampled_from(["s", "ms", "us", "ns", "m", "h", "D"]))
+def test_day_numbers_equal_numpy_day_cast(ticks, unit):
+    """Days from raw ticks (floor division) equal numpy's datetime64[D] cast, before 1970 too."""
+    from clvmodels.data.transactions import _day_numbers
+
+    limit = {"D": 10**7, "h": 10**8, "m": 10**10}.get(unit, 2**52)
+    stamps = (np.asarray(ticks, dtype=np.int64) % limit).astype(f"datetime64[{unit}]")
+    stamps = stamps - np.timedelta64(limit // 2, unit)
+    expected = stamps.astype("datetime64[D]").astype(np.int64)
+    np.testing.assert_array_equal(_day_numbers(stamps), expected)
