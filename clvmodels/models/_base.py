@@ -687,6 +687,134 @@ class BaseModel(_Hyperparameters):
                 f"(clvmodels.rfm_summary(..., time_unit={self.time_unit_!r}))."
             )
 
+    # ------------------------------------------------------ interval hooks
+    # Used by clvmodels.models.uncertainty (intervals on predictions) and
+    # clvmodels.models.forecast. A model gets intervals on a prediction method by
+    # returning ``self._with_interval(...)`` from it (see BGNBD.expected_purchases);
+    # the three hooks below have generic defaults that a subclass may override.
+    def _interval_data(self, summary, method: str, **columns):
+        """Numeric prediction data for the interval machinery: ``(data, index)``.
+
+        ``data`` maps column names to equal-length 1-D float arrays, one value
+        per customer; **every** array in it is used to compress the customers
+        to unique rows (customers with equal values in all of them share one
+        evaluation), and the unique rows are what :meth:`_predict_with_params`
+        receives. The default is :meth:`_prediction_data` (the model's
+        ``_data_columns``, checked). A model whose predictions need more
+        (e.g. covariates) returns those columns too, already numeric (e.g.
+        one-hot encoded design columns).
+        """
+        return self._prediction_data(summary, method, **columns)
+
+    def _predict_with_params(self, quantity: str, params: np.ndarray, data: dict, **kwargs):
+        """Evaluate a prediction at many parameter vectors: THE hook of the interval machinery.
+
+        Parameters
+        ----------
+        quantity : str
+            Name of the prediction method, e.g. ``"expected_purchases"``,
+            ``"probability_alive"``, ``"expected_spend"``.
+        params : ndarray of shape (n_draws, n_params)
+            Natural-scale parameter vectors, columns in ``params_`` order (all
+            of ``params_``, e.g. including covariate coefficients).
+        data : dict of str -> ndarray of shape (n_rows,)
+            Unique rows of the arrays returned by :meth:`_interval_data`
+            (already checked).
+        **kwargs
+            The method's other arguments (e.g. ``t``): scalars, or arrays of
+            shape ``(n_rows,)`` for per-customer values.
+
+        Returns
+        -------
+        ndarray of shape (n_draws, n_rows)
+            The prediction for each parameter vector and row. Row ``j`` at
+            ``params[i]`` must equal ``quantity`` of a model with ``params_ =
+            params[i]`` for that row (the machinery checks the point estimate
+            against the method's own output).
+
+        Notes
+        -----
+        The default calls the public method once per parameter vector on a
+        shallow copy of the model, with the data columns by keyword (correct
+        for any model, but one Python call per draw). Models override it with
+        an evaluation vectorised over draws and rows.
+        """
+        out = np.empty((params.shape[0], next(iter(data.values())).shape[0]))
+        for i, theta in enumerate(params):
+            model = self._with_params(theta)
+            out[i] = np.asarray(getattr(model, quantity)(**data, **kwargs), dtype=float)
+        return out
+
+    def _with_params(self, theta) -> BaseModel:
+        """A shallow copy of this fitted model with ``params_`` replaced by ``theta``."""
+        import copy
+
+        model = copy.copy(self)
+        model.params_ = pd.Series(
+            np.asarray(theta, dtype=float), index=self.params_.index, name="estimate"
+        )
+        return model
+
+    def _bootstrap_data(self, fit_summary) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """Fit data for the bootstrap: unique rows of ``_data_columns`` and their counts.
+
+        The default checks ``fit_summary`` like :meth:`fit` and compresses it
+        (:func:`~clvmodels.models._fit.compress`). A model that fits on a
+        subset of the summary (Gamma-Gamma: repeat customers) or on other
+        columns overrides it; whatever it returns is passed to
+        :meth:`_refit_weighted`.
+        """
+        from clvmodels.models._fit import compress
+
+        data, _ = validate_data(self, fit_summary, {}, context="bootstrap")
+        packed = compress([data[c] for c in self._data_columns])
+        return packed.columns, packed.weights
+
+    def _refit_weighted(self, columns, weights, start) -> np.ndarray | None:
+        """Maximum likelihood on unique rows with new weights, from ``start``; params or None.
+
+        Used by the bootstrap (multinomial reweighting of the unique rows). The
+        default runs the shared optimizer from the single start ``start``
+        (natural scale) with this model's penalizer and bounds, without
+        warnings; it returns None when the refit fails or does not converge.
+        """
+        from clvmodels.models._fit import fit_maximum_likelihood
+
+        try:
+            result = fit_maximum_likelihood(
+                type(self)._loglik_and_gradient,
+                columns,
+                self._param_names,
+                [np.asarray(start, dtype=float)],
+                weights=weights,
+                penalizer=float(self.penalizer),
+                log_bounds=self._log_bounds,
+                compressed=True,
+                prepare=type(self)._prepare_data,
+                warn=False,
+            )
+        except (ValueError, FloatingPointError):
+            return None
+        if not result.converged:
+            return None
+        return np.asarray(result.params, dtype=float)
+
+    def _with_interval(self, estimate: pd.Series, quantity: str, summary, columns: dict,
+                       options: dict, **kwargs):
+        """The estimate, or (``options["interval"]`` given) a DataFrame with its bounds.
+
+        ``options`` holds the interval arguments of the public method
+        (``interval``, ``method``, ``n_draws``, ``n_boot``, ``random_state``,
+        ``progress``, ``fit_summary``); see
+        :func:`clvmodels.models.uncertainty.prediction_interval`.
+        """
+        if options.get("interval") is None:
+            return estimate
+        from clvmodels.models.uncertainty import prediction_interval
+
+        return prediction_interval(self, quantity, estimate, summary, columns, **options,
+                                   **kwargs)
+
     # ---------------------------------------------------------------- save
     def to_dict(self) -> dict:
         """The JSON-ready description written by :meth:`save`."""

@@ -801,7 +801,9 @@ class BGNBD(ConditionalCountsMixin, BaseModel):
             np.array([3.0, 3.0 * scale, 3.0, 6.0]),
         ]
 
-    def expected_purchases(self, summary=None, t=1.0, **columns) -> pd.Series:
+    def expected_purchases(self, summary=None, t=1.0, *, interval=None, method="asymptotic",
+                           n_draws=1000, n_boot=200, random_state=None, progress=False,
+                           fit_summary=None, **columns):
         """Expected purchases of each customer in the next ``t`` time units.
 
         See :func:`expected_purchases` (FHL 2005, eq. 10).
@@ -813,13 +815,31 @@ class BGNBD(ConditionalCountsMixin, BaseModel):
             ``attrs["time_unit"]``, when set, must match ``time_unit_``).
         t : float, default 1
             Horizon, in the same unit.
+        interval : float in (0, 1), optional
+            Also return a parameter-uncertainty interval at this level (e.g.
+            0.9). It covers the uncertainty of the estimated parameters only,
+            not the customer's own purchase noise; see
+            :mod:`clvmodels.models.uncertainty`.
+        method : {"asymptotic", "bootstrap"}, default "asymptotic"
+            Normal draws of the log-parameters from the fit's covariance, or
+            a bootstrap over customers (needs ``fit_summary``).
+        n_draws, n_boot : int, default 1000, 200
+            Parameter draws (asymptotic) or resamples (bootstrap).
+        random_state : None, int or numpy Generator
+        progress : bool, default False
+            Progress bar of the bootstrap refits.
+        fit_summary : DataFrame, optional
+            The calibration summary the model was fitted on (bootstrap only).
         **columns : array_like
             frequency, recency, T by keyword instead of ``summary``.
 
         Returns
         -------
-        Series
-            Indexed like the summary, named ``expected_purchases``.
+        Series or DataFrame
+            Without ``interval``: a Series indexed like the summary, named
+            ``expected_purchases``. With it: a DataFrame with columns
+            ``expected_purchases`` (the same values), ``expected_purchases_lower``
+            and ``expected_purchases_upper``.
 
         Examples
         --------
@@ -834,28 +854,40 @@ class BGNBD(ConditionalCountsMixin, BaseModel):
         values = expected_purchases(
             self._params_array(), data["frequency"], data["recency"], data["T"], t
         )
-        return pd.Series(values, index=index, name="expected_purchases")
+        estimate = pd.Series(values, index=index, name="expected_purchases")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "expected_purchases", summary, columns, options, t=t)
 
-    def probability_alive(self, summary=None, **columns) -> pd.Series:
+    def probability_alive(self, summary=None, *, interval=None, method="asymptotic",
+                          n_draws=1000, n_boot=200, random_state=None, progress=False,
+                          fit_summary=None, **columns):
         """P(alive at T) for each customer of a summary; see :func:`probability_alive`.
 
         Parameters
         ----------
         summary : DataFrame, optional
             Columns frequency, recency, T (in the model's time unit).
+        interval, method, n_draws, n_boot, random_state, progress, fit_summary
+            Parameter-uncertainty interval, as in :meth:`expected_purchases`.
         **columns : array_like
             The same columns by keyword.
 
         Returns
         -------
-        Series
-            Indexed like the summary, named ``probability_alive``.
+        Series or DataFrame
+            Indexed like the summary, named ``probability_alive``; with
+            ``interval``, a DataFrame with columns ``probability_alive``,
+            ``probability_alive_lower``, ``probability_alive_upper``.
         """
         data, index = self._prediction_data(summary, "probability_alive", **columns)
         values = probability_alive(
             self._params_array(), data["frequency"], data["recency"], data["T"]
         )
-        return pd.Series(values, index=index, name="probability_alive")
+        estimate = pd.Series(values, index=index, name="probability_alive")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "probability_alive", summary, columns, options)
 
     def expected_purchases_new_customer(self, t) -> np.ndarray:
         """Expected repeat purchases in ``(0, t]`` of a new customer (FHL 2005, eq. 9).
