@@ -127,16 +127,45 @@ __all__ = [
 # ===========================================================================
 # BG/NBD with one (alpha, a, b) per row
 # ===========================================================================
-def _bgnbd_rows(r, alpha, a, b, x, tx, T, grad):
+@dataclass
+class _BGRows:
+    """Rows with their distinct frequencies and distinct (frequency, dropout pattern) pairs.
+
+    The gamma and digamma terms depend on ``x`` alone (``r`` is shared) or on ``x``
+    and the customer's ``(a_i, b_i)``, which are equal within a dropout covariate
+    pattern: they are evaluated once per distinct value or pair and gathered.
+    """
+
+    x: np.ndarray
+    tx: np.ndarray
+    T: np.ndarray
+    x_values: np.ndarray
+    x_index: np.ndarray
+    k_first: np.ndarray  # a row of each distinct (x, dropout pattern)
+    k_index: np.ndarray
+
+    @classmethod
+    def build(cls, x, tx, T, dropout_pattern):
+        x_values, x_index = np.unique(x, return_inverse=True)
+        _, k_first, k_index = np.unique(np.column_stack([x, dropout_pattern]), axis=0,
+                                        return_index=True, return_inverse=True)
+        return cls(x, tx, T, x_values, x_index.reshape(-1), k_first, k_index.reshape(-1))
+
+
+def _bgnbd_rows(r, alpha, a, b, rows: _BGRows, grad):
     """Per-row log-likelihood and, with ``grad``, its derivatives.
 
     Returns ``ll`` and ``(d/dr, d/dlog alpha, d/dlog a, d/dlog b)`` per row
-    (``r`` a float; the others 1-D arrays of one length). The formulas are those
-    of :func:`clvmodels.models.bgnbd.log_likelihood_rows` (FHL 2005, eq. 6) and
-    of its gradient, with ``alpha``, ``a``, ``b`` taken row by row.
+    (``r`` a float; ``alpha``, ``a``, ``b`` one value per row). The formulas are
+    those of :func:`clvmodels.models.bgnbd.log_likelihood_rows` (FHL 2005, eq. 6)
+    and of its gradient, with ``alpha``, ``a``, ``b`` taken row by row.
     """
+    x, tx, T = rows.x, rows.tx, rows.T
+    ux, ix, kf, ki = rows.x_values, rows.x_index, rows.k_first, rows.k_index
+    xk, ak, bk = x[kf], a[kf], b[kf]
     has = x > 0
-    lg = log_gamma_ratio(r, x) + log_gamma_ratio(b, x) - log_gamma_ratio(a + b, x)
+    lg = (log_gamma_ratio(r, ux)[ix]
+          + (log_gamma_ratio(bk, xk) - log_gamma_ratio(ak + bk, xk))[ki])
     l1T = np.log1p(T / alpha)
     lT = np.log(alpha + T)
     d = np.full(x.shape, -np.inf)
@@ -152,11 +181,12 @@ def _bgnbd_rows(r, alpha, a, b, x, tx, T, grad):
     wB = np.where(d > 0, q, e * q)  # expit(d): share of the "dropped out after t_x" term
     wA = 1.0 - wB
     l1t = np.log1p(tx / alpha)
-    g_r = digamma(r + x) - digamma(r) - wA * l1T - wB * l1t
+    g_r = (digamma(r + ux) - digamma(r))[ix] - wA * l1T - wB * l1t
     g_alpha = (wA * (r * T / (alpha * (alpha + T)) - x / (alpha + T))
                + wB * (r * tx / (alpha * (alpha + tx)) - x / (alpha + tx)))
-    common = digamma(a + b) - digamma(a + b + x)
-    d1 = digamma(b + x) - digamma(b) + common
+    common_k = digamma(ak + bk) - digamma(ak + bk + xk)
+    common = common_k[ki]
+    d1 = (digamma(bk + xk) - digamma(bk) + common_k)[ki]
     inv_b1 = np.zeros(x.shape)
     inv_b1[has] = 1.0 / (b[has] + xh - 1.0)
     g_a = common + wB / a
@@ -418,12 +448,12 @@ def bgnbd_log_likelihood_rows(params, frequency, recency, T, purchase_design=Non
     Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
     base, gp, gd = _split_params(params, Zp.shape[1], Zd.shape[1], "BG/NBD")
     r, alpha, a, b = _bg_individual(base, gp, gd, Zp, Zd)
-    return _bgnbd_rows(r, alpha, a, b, x, tx, T_, False)[0]
+    return _bgnbd_rows(r, alpha, a, b, _BGRows.build(x, tx, T_, _pattern_codes(Zd)), False)[0]
 
 
-def _bg_total(base, gp, gd, Zp, Zd, x, tx, T, w):
+def _bg_total(base, gp, gd, Zp, Zd, rows: _BGRows, w):
     r, alpha, a, b = _bg_individual(base, gp, gd, Zp, Zd)
-    ll, (g_r, g_la, g_la_, g_lb) = _bgnbd_rows(r, alpha, a, b, x, tx, T, True)
+    ll, (g_r, g_la, g_la_, g_lb) = _bgnbd_rows(r, alpha, a, b, rows, True)
     g_ab = g_la_ + g_lb
     grad = np.concatenate([
         [w @ g_r, (w @ g_la) / base[1], (w @ g_la_) / base[2], (w @ g_lb) / base[3]],
@@ -454,7 +484,7 @@ def bgnbd_loglik_and_gradient(params, frequency, recency, T, purchase_design=Non
     x, tx, T_, w = _summary_arrays(frequency, recency, T, weights, _bg_check)
     Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
     base, gp, gd = _split_params(params, Zp.shape[1], Zd.shape[1], "BG/NBD")
-    return _bg_total(base, gp, gd, Zp, Zd, x, tx, T_, w)
+    return _bg_total(base, gp, gd, Zp, Zd, _BGRows.build(x, tx, T_, _pattern_codes(Zd)), w)
 
 
 def paretonbd_log_likelihood_rows(params, frequency, recency, T, purchase_design=None,
@@ -1057,17 +1087,20 @@ class _CovariateModel:
         def prepare(x, tx, T, *z):
             Z = np.column_stack(z) if z else np.zeros((x.size, 0))
             Zp_u, Zd_u = Z[:, :kp], Z[:, kp:]
-            rows = _ParetoRows.build(x, tx, T, _pattern_codes(Z)) if kind == "paretonbd" else None
-            return ((x, tx, T, Zp_u, Zd_u, rows),)
+            if kind == "paretonbd":
+                rows = _ParetoRows.build(x, tx, T, _pattern_codes(Z))
+            else:
+                rows = _BGRows.build(x, tx, T, _pattern_codes(Zd_u))
+            return ((Zp_u, Zd_u, rows),)
 
         def loglik_and_gradient(theta, prepared, weights):
-            x, tx, T, Zp_u, Zd_u, rows = prepared
+            Zp_u, Zd_u, rows = prepared
             gamma = np.log(theta[4:])  # the optimizer's log-parameter is the coefficient
             gp, gd = gamma[:kp], gamma[kp:]
             if kind == "paretonbd":
                 ll, grad = _pnbd_total(theta[:4], gp, gd, Zp_u, Zd_u, rows, weights)
             else:
-                ll, grad = _bg_total(theta[:4], gp, gd, Zp_u, Zd_u, x, tx, T, weights)
+                ll, grad = _bg_total(theta[:4], gp, gd, Zp_u, Zd_u, rows, weights)
             grad = grad.copy()
             grad[4:] /= theta[4:]
             return ll, grad
