@@ -430,6 +430,10 @@ class BaseModel(_Hyperparameters):
     _bounded_by: ClassVar[dict[str, str]] = {}
     _zero_implies_zero: ClassVar[dict[str, str]] = {}
     _log_bounds: ClassVar[tuple[float, float]] = DEFAULT_LOG_BOUNDS
+    #: Prediction columns in the order the interval machinery sorts unique rows by (default
+    #: ``_data_columns``); e.g. ``("frequency", "T", "recency")`` keeps each (x, T) group of
+    #: BG/NBD rows in one chunk, so quantities that depend on (x, T) only are computed once.
+    _interval_columns: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -702,9 +706,14 @@ class BaseModel(_Hyperparameters):
         receives. The default is :meth:`_prediction_data` (the model's
         ``_data_columns``, checked). A model whose predictions need more
         (e.g. covariates) returns those columns too, already numeric (e.g.
-        one-hot encoded design columns).
+        one-hot encoded design columns). The unique rows are sorted
+        lexicographically in the order of the dict's keys, which the default
+        takes from ``_interval_columns``: rows sharing the leading columns land
+        in the same chunk of the evaluation.
         """
-        return self._prediction_data(summary, method, **columns)
+        data, index = self._prediction_data(summary, method, **columns)
+        order = self._interval_columns or tuple(data)
+        return {c: data[c] for c in order}, index
 
     def _predict_with_params(self, quantity: str, params: np.ndarray, data: dict, **kwargs):
         """Evaluate a prediction at many parameter vectors: THE hook of the interval machinery.

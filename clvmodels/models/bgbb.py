@@ -722,7 +722,9 @@ class BGBB(BaseModel):
             weights = "weights"
         return super().fit(summary, weights=weights, **columns)
 
-    def expected_purchases(self, summary=None, t=1, **columns) -> pd.Series:
+    def expected_purchases(self, summary=None, t=1, *, interval=None, method="asymptotic",
+                           n_draws=1000, n_boot=200, random_state=None, progress=False,
+                           fit_summary=None, **columns):
         """Expected transactions of each customer in the next ``t`` opportunities (eq. 13).
 
         Parameters
@@ -731,37 +733,76 @@ class BGBB(BaseModel):
             Columns frequency, recency, n_periods.
         t : int, default 1
             Number of future opportunities.
+        interval : float in (0, 1), optional
+            Also return a parameter-uncertainty interval at this level (see
+            :mod:`clvmodels.models.uncertainty`; parameter uncertainty only, not
+            the customer's own transaction noise).
+        method : {"asymptotic", "bootstrap"}, default "asymptotic"
+        n_draws, n_boot : int, default 1000, 200
+        random_state : None, int or numpy Generator
+        progress : bool, default False
+        fit_summary : DataFrame, optional
+            The summary the model was fitted on (bootstrap only; its
+            ``weights`` column, if any, counts the customers per row).
         **columns : array_like
             The columns by keyword.
 
         Returns
         -------
-        Series named ``expected_purchases``, indexed like the summary.
+        Series or DataFrame
+            Series named ``expected_purchases``, indexed like the summary; with
+            ``interval``, a DataFrame with ``expected_purchases``,
+            ``expected_purchases_lower``, ``expected_purchases_upper``.
         """
         data, index = self._prediction_data(summary, "expected_purchases", **columns)
         values = expected_purchases(
             self._params_array(), data["frequency"], data["recency"], data["n_periods"], t
         )
-        return pd.Series(values, index=index, name="expected_purchases")
+        estimate = pd.Series(values, index=index, name="expected_purchases")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "expected_purchases", summary, columns, options, t=t)
 
-    def probability_alive(self, summary=None, t=1, **columns) -> pd.Series:
+    def probability_alive(self, summary=None, t=1, *, interval=None, method="asymptotic",
+                          n_draws=1000, n_boot=200, random_state=None, progress=False,
+                          fit_summary=None, **columns):
         """P(alive at opportunity ``n + t``), by default at the next opportunity.
 
         Parameters
         ----------
         summary : DataFrame, optional
         t : int, default 1
+        interval, method, n_draws, n_boot, random_state, progress, fit_summary
+            Parameter-uncertainty interval, as in :meth:`expected_purchases`.
         **columns : array_like
 
         Returns
         -------
-        Series named ``probability_alive``.
+        Series or DataFrame
+            Series named ``probability_alive``; with ``interval``, a DataFrame with
+            ``probability_alive``, ``probability_alive_lower``,
+            ``probability_alive_upper``.
         """
         data, index = self._prediction_data(summary, "probability_alive", **columns)
         values = probability_alive(
             self._params_array(), data["frequency"], data["recency"], data["n_periods"], t
         )
-        return pd.Series(values, index=index, name="probability_alive")
+        estimate = pd.Series(values, index=index, name="probability_alive")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "probability_alive", summary, columns, options, t=t)
+
+    def _bootstrap_data(self, fit_summary):
+        """Unique rows and customer counts, honouring a ``weights`` column as :meth:`fit` does."""
+        from clvmodels.models._base import validate_data
+        from clvmodels.models._fit import compress
+
+        data, index = validate_data(self, fit_summary, {}, context="bootstrap")
+        weights = None
+        if isinstance(fit_summary, pd.DataFrame) and "weights" in fit_summary.columns:
+            weights = self._weights(fit_summary, "weights", len(index))
+        packed = compress([data[c] for c in self._data_columns], weights)
+        return packed.columns, packed.weights
 
     def discounted_expected_residual_transactions(
         self, summary=None, discount_rate=0.1, **columns

@@ -781,6 +781,7 @@ class BGNBD(ConditionalCountsMixin, BaseModel):
     _integer_columns = ("frequency",)
     _bounded_by = {"recency": "T"}
     _zero_implies_zero = {"frequency": "recency"}
+    _interval_columns = ("frequency", "T", "recency")
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
 
@@ -888,6 +889,19 @@ class BGNBD(ConditionalCountsMixin, BaseModel):
         options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
                        random_state=random_state, progress=progress, fit_summary=fit_summary)
         return self._with_interval(estimate, "probability_alive", summary, columns, options)
+
+    def _predict_with_params(self, quantity, params, data, **kwargs):
+        """Predictions at many parameter vectors (the interval hook of ``BaseModel``).
+
+        Vectorised over draws and rows by
+        :func:`clvmodels.models.uncertainty.bgnbd_draws`.
+        """
+        if quantity not in ("expected_purchases", "probability_alive"):
+            return super()._predict_with_params(quantity, params, data, **kwargs)
+        from clvmodels.models.uncertainty import bgnbd_draws
+
+        return bgnbd_draws(quantity, params, data["frequency"], data["recency"], data["T"],
+                           **kwargs)
 
     def expected_purchases_new_customer(self, t) -> np.ndarray:
         """Expected repeat purchases in ``(0, t]`` of a new customer (FHL 2005, eq. 9).

@@ -761,7 +761,9 @@ class GammaGamma(BaseModel):
         check_is_fitted(self, "population_mean_spend")
         return population_mean_spend(self._params_array())
 
-    def expected_spend(self, summary: pd.DataFrame | None = None, **columns) -> pd.Series:
+    def expected_spend(self, summary: pd.DataFrame | None = None, *, interval=None,
+                       method="asymptotic", n_draws=1000, n_boot=200, random_state=None,
+                       progress=False, fit_summary=None, **columns):
         """Expected value of each customer's future transactions (Fader & Hardie 2013, eq. 5).
 
         ``p (gamma + x mbar) / (p x + q - 1)``; customers with ``frequency == 0``
@@ -771,12 +773,34 @@ class GammaGamma(BaseModel):
         ----------
         summary : DataFrame, optional
             With ``frequency`` and ``monetary_value`` (0 allowed when frequency is 0).
+        interval : float in (0, 1), optional
+            Also return a parameter-uncertainty interval at this level (e.g.
+            0.9): the percentiles of the expected spend over draws of ``(p, q,
+            gamma)``. It covers the uncertainty of the estimated parameters only,
+            not the spread of the customer's individual transaction values (see
+            :mod:`clvmodels.models.uncertainty`).
+        method : {"asymptotic", "bootstrap"}, default "asymptotic"
+            Normal draws of the log-parameters from the fit's covariance, or a
+            bootstrap over customers (needs ``fit_summary``; the repeat customers
+            with a positive mean value are resampled, as in :meth:`fit`).
+        n_draws, n_boot : int, default 1000, 200
+            Parameter draws (asymptotic) or resamples (bootstrap).
+        random_state : None, int or numpy Generator
+        progress : bool, default False
+            Progress bar of the bootstrap refits.
+        fit_summary : DataFrame, optional
+            The summary the model was fitted on (bootstrap only).
         **columns : array_like
             The columns by keyword instead of ``summary``.
 
         Returns
         -------
-        Series named ``"expected_spend"``, indexed like ``summary``.
+        Series or DataFrame
+            Series named ``"expected_spend"``, indexed like ``summary``; with
+            ``interval``, a DataFrame with columns ``expected_spend``,
+            ``expected_spend_lower``, ``expected_spend_upper``. A draw with ``p x +
+            q <= 1`` has no finite expected spend; it counts as ``+inf`` (with a
+            :class:`~clvmodels.errors.StatisticalWarning`).
         """
         data, index = self._prediction_data(summary, "expected_spend", **columns)
         x, m = data["frequency"], data["monetary_value"]
@@ -791,4 +815,39 @@ class GammaGamma(BaseModel):
                 f"Check refunds or build the summary with clvmodels.rfm_summary(..., amount=...)."
             )
         values = expected_spend(self._params_array(), x, m)
-        return pd.Series(values, index=index, name="expected_spend")
+        estimate = pd.Series(values, index=index, name="expected_spend")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "expected_spend", summary, columns, options)
+
+    # ------------------------------------------------------------ interval hooks
+    def _interval_data(self, summary, method: str, **columns):
+        """The default, with ``monetary_value`` set to 0 where ``frequency`` is 0 (unused there)."""
+        data, index = super()._interval_data(summary, method, **columns)
+        data["monetary_value"] = np.where(data["frequency"] > 0, data["monetary_value"], 0.0)
+        return data, index
+
+    def _predict_with_params(self, quantity, params, data, **kwargs):
+        """Expected spend at many parameter vectors; see
+        :func:`clvmodels.models.uncertainty.gamma_gamma_draws`."""
+        if quantity != "expected_spend":
+            return super()._predict_with_params(quantity, params, data, **kwargs)
+        from clvmodels.models.uncertainty import gamma_gamma_draws
+
+        return gamma_gamma_draws(params, data["frequency"], data["monetary_value"])
+
+    def _bootstrap_data(self, fit_summary):
+        """Unique ``(frequency, monetary_value)`` rows of the customers :meth:`fit` uses."""
+        from clvmodels.models._fit import compress
+
+        data, _ = validate_data(self, fit_summary, {}, context="bootstrap")
+        x, m = data["frequency"], data["monetary_value"]
+        keep = (x > 0) & (m > 0)
+        if not np.any(keep):
+            raise InvalidSummaryError(
+                "fit_summary has no customer with a repeat transaction of positive value; the "
+                "Gamma-Gamma bootstrap resamples those customers. Pass the summary the model "
+                "was fitted on."
+            )
+        packed = compress([x[keep], m[keep]])
+        return packed.columns, packed.weights

@@ -390,12 +390,15 @@ class MBGNBD(ConditionalCountsMixin, BaseModel):
     _integer_columns = ("frequency",)
     _bounded_by = {"recency": "T"}
     _zero_implies_zero = {"frequency": "recency"}
+    _interval_columns = ("frequency", "T", "recency")
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
     # the same data and the same scale of parameters as the BG/NBD: the same start values
     _start_values = bgnbd.BGNBD._start_values
 
-    def expected_purchases(self, summary=None, t=1.0, **columns) -> pd.Series:
+    def expected_purchases(self, summary=None, t=1.0, *, interval=None, method="asymptotic",
+                           n_draws=1000, n_boot=200, random_state=None, progress=False,
+                           fit_summary=None, **columns):
         """Expected purchases of each customer in the next ``t`` time units.
 
         See :func:`expected_purchases`.
@@ -406,31 +409,80 @@ class MBGNBD(ConditionalCountsMixin, BaseModel):
             Columns frequency, recency, T in the model's time unit.
         t : float, default 1
             Horizon.
+        interval : float in (0, 1), optional
+            Also return a parameter-uncertainty interval at this level (e.g.
+            0.9); it covers the uncertainty of the estimated parameters only,
+            not the customer's own purchase noise (see
+            :mod:`clvmodels.models.uncertainty`).
+        method : {"asymptotic", "bootstrap"}, default "asymptotic"
+            Normal draws of the log-parameters from the fit's covariance, or a
+            bootstrap over customers (needs ``fit_summary``).
+        n_draws, n_boot : int, default 1000, 200
+            Parameter draws (asymptotic) or resamples (bootstrap).
+        random_state : None, int or numpy Generator
+        progress : bool, default False
+            Progress bar of the bootstrap refits.
+        fit_summary : DataFrame, optional
+            The calibration summary the model was fitted on (bootstrap only).
         **columns : array_like
             The columns by keyword.
 
         Returns
         -------
-        Series named ``expected_purchases``, indexed like the summary.
+        Series or DataFrame
+            Series named ``expected_purchases``, indexed like the summary; with
+            ``interval``, a DataFrame with columns ``expected_purchases``,
+            ``expected_purchases_lower``, ``expected_purchases_upper``.
         """
         data, index = self._prediction_data(summary, "expected_purchases", **columns)
         values = expected_purchases(
             self._params_array(), data["frequency"], data["recency"], data["T"], t
         )
-        return pd.Series(values, index=index, name="expected_purchases")
+        estimate = pd.Series(values, index=index, name="expected_purchases")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "expected_purchases", summary, columns, options, t=t)
 
-    def probability_alive(self, summary=None, **columns) -> pd.Series:
+    def probability_alive(self, summary=None, *, interval=None, method="asymptotic",
+                          n_draws=1000, n_boot=200, random_state=None, progress=False,
+                          fit_summary=None, **columns):
         """P(alive at T) for each customer; see :func:`probability_alive`.
+
+        Parameters
+        ----------
+        summary : DataFrame, optional
+        interval, method, n_draws, n_boot, random_state, progress, fit_summary
+            Parameter-uncertainty interval, as in :meth:`expected_purchases`.
+        **columns : array_like
 
         Returns
         -------
-        Series named ``probability_alive``.
+        Series or DataFrame
+            Series named ``probability_alive``; with ``interval``, a DataFrame
+            with columns ``probability_alive``, ``probability_alive_lower``,
+            ``probability_alive_upper``.
         """
         data, index = self._prediction_data(summary, "probability_alive", **columns)
         values = probability_alive(
             self._params_array(), data["frequency"], data["recency"], data["T"]
         )
-        return pd.Series(values, index=index, name="probability_alive")
+        estimate = pd.Series(values, index=index, name="probability_alive")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "probability_alive", summary, columns, options)
+
+    def _predict_with_params(self, quantity, params, data, **kwargs):
+        """Predictions at many parameter vectors (the interval hook of ``BaseModel``).
+
+        Vectorised over draws and rows by
+        :func:`clvmodels.models.uncertainty.bgnbd_draws` (``variant="mbgnbd"``).
+        """
+        if quantity not in ("expected_purchases", "probability_alive"):
+            return super()._predict_with_params(quantity, params, data, **kwargs)
+        from clvmodels.models.uncertainty import bgnbd_draws
+
+        return bgnbd_draws(quantity, params, data["frequency"], data["recency"], data["T"],
+                           variant="mbgnbd", **kwargs)
 
     def expected_purchases_new_customer(self, t) -> np.ndarray:
         """Expected repeat purchases in ``(0, t]`` of a new customer."""

@@ -1068,6 +1068,7 @@ class ParetoNBD(ConditionalCountsMixin, BaseModel):
     _integer_columns = ("frequency",)
     _bounded_by = {"recency": "T"}
     _zero_implies_zero = {"frequency": "recency"}
+    _interval_columns = ("frequency", "T", "recency")
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
 
@@ -1088,27 +1089,52 @@ class ParetoNBD(ConditionalCountsMixin, BaseModel):
             np.array([2.0, 2.0 * scale, 2.0, 4.0 * mean_T]),
         ]
 
-    def probability_alive(self, summary=None, **columns) -> pd.Series:
+    def probability_alive(self, summary=None, *, interval=None, method="asymptotic",
+                          n_draws=1000, n_boot=200, random_state=None, progress=False,
+                          fit_summary=None, **columns):
         """P(alive at T) for each customer of a summary; see :func:`probability_alive`.
 
         Parameters
         ----------
         summary : DataFrame, optional
             Columns frequency, recency, T (in the model's time unit).
+        interval, method, n_draws, n_boot, random_state, progress, fit_summary
+            Parameter-uncertainty interval, as in :meth:`expected_purchases`.
         **columns : array_like
             The same columns by keyword.
 
         Returns
         -------
-        Series indexed like the summary.
+        Series or DataFrame
+            Series indexed like the summary, named ``probability_alive``; with
+            ``interval``, a DataFrame with columns ``probability_alive``,
+            ``probability_alive_lower``, ``probability_alive_upper``.
         """
         data, index = self._prediction_data(summary, "probability_alive", **columns)
         values = probability_alive(
             self._params_array(), data["frequency"], data["recency"], data["T"]
         )
-        return pd.Series(values, index=index, name="probability_alive")
+        estimate = pd.Series(values, index=index, name="probability_alive")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "probability_alive", summary, columns, options)
 
-    def expected_purchases(self, summary=None, t=1.0, **columns) -> pd.Series:
+    def _predict_with_params(self, quantity, params, data, **kwargs):
+        """Predictions at many parameter vectors (the interval hook of ``BaseModel``).
+
+        By :func:`clvmodels.models.uncertainty.paretonbd_draws` (the integrals once
+        per draw on the distinct pairs, the rest vectorised).
+        """
+        if quantity not in ("expected_purchases", "probability_alive"):
+            return super()._predict_with_params(quantity, params, data, **kwargs)
+        from clvmodels.models.uncertainty import paretonbd_draws
+
+        return paretonbd_draws(quantity, params, data["frequency"], data["recency"],
+                               data["T"], **kwargs)
+
+    def expected_purchases(self, summary=None, t=1.0, *, interval=None, method="asymptotic",
+                           n_draws=1000, n_boot=200, random_state=None, progress=False,
+                           fit_summary=None, **columns):
         """Expected repeat purchases in the next ``t`` time units; see :func:`expected_purchases`.
 
         Parameters
@@ -1118,13 +1144,30 @@ class ParetoNBD(ConditionalCountsMixin, BaseModel):
         t : float or array_like, default 1
             Length of the prediction window in the model's time unit (one value,
             or one per customer).
+        interval : float in (0, 1), optional
+            Also return a parameter-uncertainty interval at this level (e.g.
+            0.9); it covers the uncertainty of the estimated parameters only,
+            not the customer's own purchase noise (see
+            :mod:`clvmodels.models.uncertainty`).
+        method : {"asymptotic", "bootstrap"}, default "asymptotic"
+            Normal draws of the log-parameters from the fit's covariance, or a
+            bootstrap over customers (needs ``fit_summary``).
+        n_draws, n_boot : int, default 1000, 200
+            Parameter draws (asymptotic) or resamples (bootstrap).
+        random_state : None, int or numpy Generator
+        progress : bool, default False
+            Progress bar of the bootstrap refits.
+        fit_summary : DataFrame, optional
+            The calibration summary the model was fitted on (bootstrap only).
         **columns : array_like
             The summary columns by keyword.
 
         Returns
         -------
-        Series
-            Indexed like the summary, named ``expected_purchases``.
+        Series or DataFrame
+            Indexed like the summary, named ``expected_purchases``; with
+            ``interval``, a DataFrame with columns ``expected_purchases``,
+            ``expected_purchases_lower``, ``expected_purchases_upper``.
 
         Examples
         --------
@@ -1139,7 +1182,10 @@ class ParetoNBD(ConditionalCountsMixin, BaseModel):
         values = expected_purchases(
             self._params_array(), data["frequency"], data["recency"], data["T"], t
         )
-        return pd.Series(values, index=index, name="expected_purchases")
+        estimate = pd.Series(values, index=index, name="expected_purchases")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "expected_purchases", summary, columns, options, t=t)
 
     def expected_purchases_new_customer(self, t) -> np.ndarray:
         """Expected repeat purchases of a new customer in ``(0, t]``; see

@@ -56,6 +56,7 @@ function of the estimates, "Krinsky-Robb").
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -72,13 +73,18 @@ __all__ = [
     "draw_parameters",
     "gamma_gamma_draws",
     "interval_column_names",
+    "map_draw_chunks",
     "parameter_draws",
     "paretonbd_draws",
+    "percentiles",
     "prediction_interval",
 ]
 
-#: Draws x unique rows evaluated at once (each float64 array of this size is 32 MB).
-CHUNK_CELLS = 4_000_000
+#: Draws x unique rows evaluated at once per thread (each float64 array of this size is 16 MB).
+CHUNK_CELLS = 2_000_000
+
+#: Worker threads evaluating chunks (numpy releases the GIL in the heavy loops); at most 2.
+N_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 INTERVAL_METHODS = ("asymptotic", "bootstrap")
 
@@ -305,26 +311,77 @@ def _split_kwargs(kwargs: dict, n: int):
     return scalars, per_row
 
 
-def evaluate_draws(model, quantity: str, data: dict, draws: np.ndarray, *,
-                   chunk_cells: int = CHUNK_CELLS, **kwargs):
-    """Yield ``(rows, values)`` for chunks of rows, ``values`` of shape (n_draws, len(rows)).
+def percentiles(values: np.ndarray, probs) -> np.ndarray:
+    """Percentiles along axis 0, as ``np.quantile(values, probs, axis=0)`` (linear method).
 
-    ``data`` (and any per-row array in ``kwargs``) are unique rows already.
+    By partial sorting (``np.partition``) at the needed order statistics only.
+    ``+inf`` values are allowed (NaN are not).
+
+    Examples
+    --------
+    >>> v = np.arange(11.0)[:, None]
+    >>> percentiles(v, [0.05, 0.5]).ravel().tolist()
+    [0.5, 5.0]
+    """
+    n = values.shape[0]
+    pos = np.asarray(probs, dtype=float) * (n - 1)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = (pos - lo).reshape((-1,) + (1,) * (values.ndim - 1))
+    part = np.partition(values, np.unique(np.concatenate([lo, hi])), axis=0)
+    low, high = part[lo], part[hi]
+    with np.errstate(invalid="ignore"):
+        out = low + (high - low) * frac
+    return np.where(low == high, low, out)
+
+
+def _chunks(n: int, n_draws: int, chunk_cells: int):
+    rows_per_chunk = max(1, int(chunk_cells) // max(1, n_draws))
+    return [slice(a, min(n, a + rows_per_chunk)) for a in range(0, n, rows_per_chunk)]
+
+
+def map_draw_chunks(model, quantity: str, data: dict, draws: np.ndarray, reduce, *,
+                    chunk_cells: int | None = None, n_threads: int | None = None, **kwargs):
+    """Evaluate ``quantity`` at ``draws`` on chunks of unique rows and reduce each chunk.
+
+    ``reduce(rows, values)`` gets the slice of rows and the ``(n_draws, len(rows))``
+    values of :meth:`BaseModel._predict_with_params`; it is called from up to
+    ``n_threads`` worker threads (numpy releases the GIL in the heavy parts), so it
+    must only write to its own rows. Per-row arrays in ``kwargs`` are sliced with
+    the data.
     """
     n = next(iter(data.values())).shape[0]
     scalars, per_row = _split_kwargs(kwargs, n)
-    rows_per_chunk = max(1, int(chunk_cells) // max(1, draws.shape[0]))
-    for start in range(0, n, rows_per_chunk):
-        rows = slice(start, min(n, start + rows_per_chunk))
+    cells = CHUNK_CELLS if chunk_cells is None else chunk_cells
+    threads = N_THREADS if n_threads is None else max(1, int(n_threads))
+
+    def work(rows):
         chunk = {k: v[rows] for k, v in data.items()}
         extra = {k: v[rows] for k, v in per_row.items()}
         values = np.asarray(
             model._predict_with_params(quantity, draws, chunk, **scalars, **extra), dtype=float
         )
-        yield rows, values
+        if values.shape != (draws.shape[0], rows.stop - rows.start):
+            raise CLVError(
+                f"{type(model).__name__}._predict_with_params({quantity!r}) returned shape "
+                f"{values.shape}, expected (n_draws, n_rows) = "
+                f"{(draws.shape[0], rows.stop - rows.start)}."
+            )
+        return reduce(rows, values)
+
+    chunks = _chunks(n, draws.shape[0], cells)
+    if threads == 1 or len(chunks) == 1:
+        return [work(rows) for rows in chunks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(work, chunks))
 
 
-def _check_values(values: np.ndarray, quantity: str, draws: np.ndarray, names) -> None:
+def _check_values(values: np.ndarray, quantity: str, draws: np.ndarray, names) -> int:
+    """Raise on NaN; return the number of rows with an infinite value."""
+    if np.isfinite(values).all():
+        return 0
     if np.isnan(values).any():
         i, j = np.argwhere(np.isnan(values))[0]
         params = dict(zip(names, np.round(draws[i], 6).tolist(), strict=False))
@@ -333,6 +390,7 @@ def _check_values(values: np.ndarray, quantity: str, draws: np.ndarray, names) -
             "prediction is not defined there. Check the fit (model.summary()); a draw far in "
             "the tails of a poorly identified parameter can leave the model's domain."
         )
+    return int(np.isinf(values).any(axis=0).sum())
 
 
 def prediction_interval(model, quantity: str, estimate: pd.Series, summary, columns: dict, *,
@@ -394,21 +452,19 @@ def prediction_interval(model, quantity: str, estimate: pd.Series, summary, colu
     unique = dict(zip(names, packed.columns, strict=True))
     udata = {c: unique[c] for c in data}
     ukw = {k: unique[k] for k in per_row}
-    first = _first_rows(packed.inverse, packed.n_unique)
-    point = np.asarray(estimate, dtype=float)[first]
+    point = np.asarray(estimate, dtype=float)[_first_rows(packed.inverse, packed.n_unique)]
 
-    theta_hat = model.params_.to_numpy(dtype=float)[None, :]
-    all_draws = np.vstack([theta_hat, draws])
+    # the estimate itself goes first: the hook is checked against the method's own output
+    all_draws = np.vstack([model.params_.to_numpy(dtype=float)[None, :], draws])
     probs = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
     lower = np.empty(packed.n_unique)
     upper = np.empty(packed.n_unique)
-    n_inf = 0
-    for rows, values in evaluate_draws(model, quantity, udata, all_draws, **scalars, **ukw):
-        _check_values(values, quantity, all_draws, model.params_.index)
-        at_hat = values[0]
-        ref = point[rows]
-        close = np.isclose(at_hat, ref, rtol=1e-8, atol=1e-12 * max(1.0, float(np.max(
-            np.abs(ref), initial=0.0))))
+
+    def reduce(rows, values):
+        n_inf = _check_values(values, quantity, all_draws, model.params_.index)
+        at_hat, ref = values[0], point[rows]
+        scale = max(1.0, float(np.max(np.abs(ref), initial=0.0)))
+        close = np.isclose(at_hat, ref, rtol=1e-8, atol=1e-12 * scale)
         if not np.all(close):
             j = int(np.flatnonzero(~close)[0])
             raise CLVError(
@@ -416,9 +472,10 @@ def prediction_interval(model, quantity: str, estimate: pd.Series, summary, colu
                 f"{quantity!r}) gives {at_hat[j]!r} at the estimate but {quantity}() gives "
                 f"{ref[j]!r} for the same customer; the model's hook and its method disagree."
             )
-        draws_values = values[1:]
-        n_inf += int(np.isinf(draws_values).any(axis=0).sum())
-        lower[rows], upper[rows] = np.quantile(draws_values, probs, axis=0)
+        lower[rows], upper[rows] = percentiles(values[1:], probs)
+        return n_inf
+
+    n_inf = sum(map_draw_chunks(model, quantity, udata, all_draws, reduce, **scalars, **ukw))
     if n_inf:
         warnings.warn(
             f"{quantity}: some parameter draws give an infinite value for {n_inf} unique rows "
@@ -445,20 +502,281 @@ def prediction_interval(model, quantity: str, estimate: pd.Series, summary, colu
 
 
 # --------------------------------------------------------------------------- model kernels
-def bgnbd_draws(quantity: str, params: np.ndarray, frequency, recency, T, t=None, *,
+def _columns(params: np.ndarray, k: int) -> list[np.ndarray]:
+    params = np.asarray(params, dtype=float)
+    if params.ndim != 2 or params.shape[1] < k:
+        raise InvalidParameterError(
+            f"params must have shape (n_draws, {k}), got {params.shape}."
+        )
+    return [params[:, j : j + 1] for j in range(k)]
+
+
+def _factor(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique values and the index of each value in them."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return uniq, inverse.reshape(-1)
+
+
+#: |1 - q^r 2F1| below this fraction of q^r 2F1 counts as cancellation (relative error of the
+#: closed form ~ 1e-15 / ratio): such cells use the small-s series or the quadrature.
+_CANCELLATION = 1e-3
+#: Largest s = t / alpha' for the alternating series (terms shrink at least like s^j).
+_SERIES_MAX_S = 0.5
+#: Fast values must agree with the quadrature to this relative tolerance in the spot checks.
+_SPOT_RTOL = 1e-9
+
+
+def _alive_purchases_series(r, a, c, s) -> tuple[np.ndarray, np.ndarray]:
+    """``r s 3F2(r+1, a, 1; c+1, 2; -s)`` by its alternating power series, and a failure mask.
+
+    This is the alive customer's expected purchases ``(c / (a - 1)) [1 - q^r 2F1(r, b; c; z)]``
+    (``c = a + b - 1``, ``s = t / alpha``) after Pfaff's transformation
+    ``q^r 2F1(r, b; c; z) = 2F1(r, a - 1; c; -s)`` (Abramowitz & Stegun 15.3.4): the
+    subtraction and the division by ``a - 1`` cancel term by term, so small ``s`` loses no
+    precision. A cell fails when the terms have not converged after 400 or when the sum of
+    their magnitudes exceeds 1e4 times the result (cancellation).
+    """
+    term = np.ones_like(s)
+    total = np.ones_like(s)
+    magnitude = np.ones_like(s)
+    active = np.ones(s.shape, dtype=bool)
+    for j in range(400):
+        term = term * ((r + 1.0 + j) * (a + j) / ((c + 1.0 + j) * (j + 2.0))) * (-s)
+        total = total + term
+        magnitude = magnitude + np.abs(term)
+        active = np.abs(term) > 1e-17 * np.abs(total)
+        if not active.any():
+            break
+    bad = active | (magnitude > 1e4 * np.abs(total)) | ~np.isfinite(total)
+    return r * s * total, bad
+
+
+def _alive_purchases_fast(r, alpha, a, b, t) -> np.ndarray:
+    """:func:`clvmodels.models.bgnbd._alive_purchases` on arrays of shape (n_cells, n_draws).
+
+    The quadrature of the BG/NBD module is exact everywhere but costs a few
+    hundred integrand evaluations per cell; over cells x draws that is far too
+    slow. Here each value uses, in order of preference:
+
+    1. the closed form ``(c / (a - 1)) [1 - q^r 2F1(r, b; c; z)]`` (FHL 2005,
+       eq. 9 with the posterior parameters; ``c = a + b - 1``, ``z = t /
+       (alpha + t)``, ``q = 1 - z``), with ``scipy.special.hyp2f1``, where the
+       result is finite and non-negative, ``c > 0``, ``|a - 1| > 1e-3`` and the
+       bracket does not cancel (``|1 - q^r 2F1| > 1e-3 q^r 2F1``);
+    2. else, for ``s = t / alpha <= 0.5``, the cancellation-free series of
+       :func:`_alive_purchases_series`;
+    3. else the quadrature itself.
+
+    Every cell (row) is also spot-checked against the quadrature at its first,
+    middle and last draw; a cell that disagrees by more than 1e-9 relative is
+    recomputed by quadrature for every draw. Against the quadrature over the
+    3,944 distinct ``(x, T)`` of the simulated 1M-customer benchmark summary,
+    50 draws around four parameter sets (``a`` from 0.3 to 5, one at ``a =
+    1.0005``) and horizons 0.1 to 500, the largest relative difference was 4e-11.
+    """
+    from scipy.special import hyp2f1
+
+    from clvmodels.models.bgnbd import _alive_purchases
+
+    r, alpha, a, b, t = np.broadcast_arrays(r, alpha, a, b, t)
+    shape = r.shape
+    out = np.zeros(shape)
+    pos = t > 0
+    c = a + b - 1.0
+    with np.errstate(all="ignore"):
+        s = t / alpha
+        q_f = np.exp(-r * np.log1p(s))
+        q_f *= hyp2f1(r, b, c, t / (alpha + t))
+        bracket = 1.0 - q_f
+        g = c / (a - 1.0) * bracket
+        bad = pos & (
+            ~np.isfinite(g)
+            | (g < 0)
+            | (c <= 0)
+            | (np.abs(a - 1.0) <= 1e-3)
+            | (np.abs(bracket) <= _CANCELLATION * np.abs(q_f))
+        )
+    np.copyto(out, g, where=pos)
+    if bad.any():
+        series = bad & (s <= _SERIES_MAX_S) & (c > 0)
+        if series.any():
+            with np.errstate(all="ignore"):
+                value, failed = _alive_purchases_series(r[series], a[series], c[series],
+                                                        s[series])
+            out[series] = value
+            bad[series] = failed
+    # spot check of every cell at three draws
+    n_draws = shape[1]
+    cols = np.unique([0, n_draws // 2, n_draws - 1])
+    check = pos[:, cols] & ~bad[:, cols]
+    if check.any():
+        rr, cc = np.nonzero(check)
+        cc = cols[cc]
+        exact = _alive_purchases(r[rr, cc], alpha[rr, cc], a[rr, cc], b[rr, cc], t[rr, cc])
+        wrong = np.abs(out[rr, cc] - exact) > _SPOT_RTOL * np.abs(exact) + 1e-300
+        if wrong.any():
+            bad[np.unique(rr[wrong]), :] = True
+            bad &= pos
+    if bad.any():
+        out[bad] = _alive_purchases(r[bad], alpha[bad], a[bad], b[bad], t[bad])
+    return out
+
+
+def _draw_rows(params, k: int) -> list[np.ndarray]:
+    """Parameter columns as rows of shape (1, n_draws) (the kernels work in (rows, draws))."""
+    return [c.reshape(1, -1) for c in _columns(params, k)]
+
+
+def bgnbd_draws(quantity: str, params, frequency, recency, T, t=None, *,
                 variant: str = "bgnbd") -> np.ndarray:
     """BG/NBD (or MBG/NBD) predictions for many parameter vectors at once.
 
-    Placeholder for the vectorised kernel; evaluates per draw.
+    ``P(alive | x, t_x, T) = 1 / (1 + exp(d))`` with the log odds of having
+    dropped out ``d = log(a / (b + x - 1)) + (r + x) log((alpha + T) / (alpha
+    + t_x))`` for ``x > 0`` (``-inf`` at ``x = 0``; FHL 2005, eq. 10) or, for
+    the MBG/NBD, ``d = log(a / (b + x)) + (r + x) log(...)`` for every ``x``
+    (Batislam et al. 2007). ``E[Y(t) | x, t_x, T] = P(alive) g`` with ``g`` the
+    expected purchases of an alive customer with posterior parameters ``(r + x,
+    alpha + T, a, b + x)`` (MBG/NBD: ``b + x + 1``), by
+    :func:`_alive_purchases_fast`. The logarithms are taken on the distinct
+    values of ``T``, ``t_x`` and ``x`` and gathered, and ``g`` only on the
+    distinct ``(x, T, t)``. Work is laid out (rows, draws), so that gathers
+    copy whole rows and the percentiles read contiguous memory; the result is
+    returned as its transpose.
+
+    Parameters
+    ----------
+    quantity : {"probability_alive", "expected_purchases"}
+    params : ndarray of shape (n_draws, 4)
+        ``(r, alpha, a, b)`` per row.
+    frequency, recency, T : ndarray of shape (n_rows,)
+    t : float or ndarray of shape (n_rows,)
+        Horizon (``expected_purchases`` only).
+    variant : {"bgnbd", "mbgnbd"}
+
+    Returns
+    -------
+    ndarray of shape (n_draws, n_rows)
     """
-    raise NotImplementedError
+    if quantity not in ("probability_alive", "expected_purchases"):
+        raise InvalidParameterError(f"no draw kernel for {quantity!r}.")
+    r, alpha, a, b = _draw_rows(params, 4)
+    x = np.asarray(frequency, dtype=float)
+    tx = np.asarray(recency, dtype=float)
+    T = np.asarray(T, dtype=float)
+    uT, iT = _factor(T)
+    utx, itx = _factor(tx)
+    ux, ix = _factor(x)
+    col = lambda v: v[:, None]  # noqa: E731
+    with np.errstate(divide="ignore", over="ignore"):
+        d = np.take(np.log(col(uT) + alpha), iT, axis=0)
+        d -= np.take(np.log(col(utx) + alpha), itx, axis=0)
+        d *= np.take(col(ux) + r, ix, axis=0)
+        if variant == "mbgnbd":
+            const = np.log(a) - np.log(col(ux) + b)
+        else:
+            has = ux > 0
+            const = np.full((ux.size, r.shape[1]), -np.inf)
+            const[has] = np.log(a) - np.log(col(ux[has]) - 1.0 + b)
+        d += np.take(const, ix, axis=0)
+        np.exp(d, out=d)
+    d += 1.0
+    alive = np.reciprocal(d, out=d)
+    if quantity == "expected_purchases":
+        from clvmodels.models._fit import compress
+
+        horizon = np.broadcast_to(np.asarray(1.0 if t is None else t, dtype=float), x.shape)
+        packed = compress([x, T, horizon])
+        gx, gT, gt = (col(v) for v in packed.columns)
+        shift = 1.0 if variant == "mbgnbd" else 0.0
+        g = _alive_purchases_fast(gx + r, gT + alpha, a, gx + shift + b, gt)
+        alive *= np.take(g, packed.inverse, axis=0)
+    return alive.T
 
 
-def paretonbd_draws(quantity, params, frequency, recency, T, t=None) -> np.ndarray:
-    """Pareto/NBD predictions for many parameter vectors at once (placeholder)."""
-    raise NotImplementedError
+def paretonbd_draws(quantity: str, params, frequency, recency, T, t=None) -> np.ndarray:
+    """Pareto/NBD predictions for many parameter vectors at once.
+
+    ``P(alive) = (alpha+T)^-(r+x) (beta+T)^-s / [s J(r+x, s+1; t_x) + (r+x) J(r+x+1, s; T)]``
+    and ``E[Y(t) | ...] = P(alive) (r+x)/(alpha+T) E[(1 - e^{-mu t}) / mu]`` (Fader &
+    Hardie 2005, note 009, eqs. 36, 41). The integrals ``J`` are evaluated by the
+    Pareto/NBD module's own routines, per parameter vector on the distinct
+    ``(x, t_x)`` and ``(x, T)`` pairs (one call per draw); the rest is vectorised over
+    draws and rows.
+
+    Parameters
+    ----------
+    quantity : {"probability_alive", "expected_purchases"}
+    params : ndarray of shape (n_draws, 4)
+        ``(r, alpha, s, beta)`` per row.
+    frequency, recency, T : ndarray of shape (n_rows,)
+    t : float or ndarray of shape (n_rows,)
+
+    Returns
+    -------
+    ndarray of shape (n_draws, n_rows)
+    """
+    from clvmodels.models.paretonbd import (
+        _likelihood_parts,
+        _log_mean_lifetime_window,
+        _prepare,
+    )
+
+    params = np.asarray(params, dtype=float)
+    r, alpha, s, beta = _draw_rows(params, 4)
+    col = lambda v: v[:, None]  # noqa: E731
+    x = np.asarray(frequency, dtype=float)
+    tx = np.asarray(recency, dtype=float)
+    T = np.asarray(T, dtype=float)
+    prep = _prepare(x, tx, T)
+    n = params.shape[0]
+    log_g = np.empty((prep.g_x.size, n))
+    log_h = np.empty((prep.h_x.size, n))
+    for i, (ri, ai, si, bi) in enumerate(params[:, :4]):
+        log_g[:, i], log_h[:, i], _, _ = _likelihood_parts(ri, ai, si, bi, prep)
+    log_alive = np.logaddexp(np.take(log_g, prep.g_index, axis=0),
+                             np.take(log_h, prep.h_index, axis=0))
+    np.negative(log_alive, out=log_alive)
+    log_alive -= (col(x) + r) * np.log(col(T) + alpha)
+    log_alive -= s * np.log(col(T) + beta)
+    np.minimum(log_alive, 0.0, out=log_alive)
+    if quantity == "probability_alive":
+        return np.exp(log_alive, out=log_alive).T
+    if quantity != "expected_purchases":
+        raise InvalidParameterError(f"no draw kernel for {quantity!r}.")
+    horizon = np.broadcast_to(np.asarray(1.0 if t is None else t, dtype=float), x.shape)
+    positive = horizon > 0
+    log_alive += np.log(col(x) + r) - np.log(col(T) + alpha)
+    window = np.full(log_alive.shape, -np.inf)
+    if positive.any():
+        bt = col(T[positive]) + beta
+        window[positive] = _log_mean_lifetime_window(s, bt, col(horizon[positive]))
+    log_alive += window
+    return np.exp(log_alive, out=log_alive).T
 
 
 def gamma_gamma_draws(params, frequency, monetary_value) -> np.ndarray:
-    """Gamma-Gamma expected spend for many parameter vectors at once (placeholder)."""
-    raise NotImplementedError
+    """Gamma-Gamma expected spend for many parameter vectors at once.
+
+    ``E[Z | x, mbar] = p (gamma + x mbar) / (p x + q - 1)`` (Fader & Hardie 2013,
+    eq. 5), the population mean ``p gamma / (q - 1)`` at ``x = 0``; ``+inf`` where
+    ``p x + q <= 1`` (no finite mean at those parameters).
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_draws, 3)
+        ``(p, q, gamma)`` per row.
+    frequency, monetary_value : ndarray of shape (n_rows,)
+
+    Returns
+    -------
+    ndarray of shape (n_draws, n_rows)
+    """
+    p, q, gamma = _draw_rows(params, 3)
+    x = np.asarray(frequency, dtype=float)[:, None]
+    m = np.where(x > 0, np.asarray(monetary_value, dtype=float)[:, None], 0.0)
+    denom = x * p + (q - 1.0)
+    with np.errstate(divide="ignore"):
+        out = (x * m + gamma) * p / denom
+    out[denom <= 0] = np.inf
+    return out.T
