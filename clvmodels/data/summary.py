@@ -157,15 +157,21 @@ def rfm_summary(
 
     # One row per customer-day: sort on a combined integer key.
     span = dmax - dmin + 1
-    key = v.customer_codes * span + (day - dmin)
-    uk, val = _merge_customer_days(key, v.amount)
-    cust = uk // span
-    dday = uk % span + dmin
+    key = v.customer_codes * span
+    key += day
+    key -= dmin
+    # the per-row arrays are no longer needed: free them before the merge (memory peak)
+    amount = v.amount
+    v.customer_codes = v.day = v.amount = day = None
+    uk, val = _merge_customer_days(key, amount)
+    del key, amount
+    cust, dday = np.divmod(uk, span)
+    dday += dmin
     starts = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
     first_day = dday[starts]
 
     in_cal = dday <= cal_day
-    n_cal = np.add.reduceat(in_cal.astype(np.int64), starts)
+    n_cal = np.add.reduceat(in_cal, starts, dtype=np.int64)
     keep = n_cal > 0
     n_excluded = int((~keep).sum())
 
@@ -188,7 +194,7 @@ def rfm_summary(
     n_after = 0
     if obs_day is not None:
         in_hold = (dday > cal_day) & (dday <= obs_day)
-        f_hold = np.add.reduceat(in_hold.astype(np.int64), starts)
+        f_hold = np.add.reduceat(in_hold, starts, dtype=np.int64)
         data["frequency_holdout"] = f_hold
         if val is not None:
             h_sum = np.add.reduceat(np.where(in_hold, val, 0.0), starts)
