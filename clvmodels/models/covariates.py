@@ -78,6 +78,18 @@ coefficients; ``covariance_`` is on the natural scale (delta method for the
 former, unchanged for the latter). The bounds of the search are
 ``|gamma| <= 18.4`` and a ``penalizer`` also shrinks the coefficients toward 0
 (ridge).
+
+Intervals
+---------
+``expected_purchases``, ``probability_alive`` (and the Pareto/NBD's
+``expected_residual_transactions``) take ``interval=`` like the models without
+covariates (:mod:`clvmodels.models.uncertainty`): the asymptotic draws are
+``(log r, log alpha0, ., ., gamma) ~ Normal(estimate, _covariance_log)``, so the
+coefficients are drawn on their raw scale (the machinery is handed a view of
+the model on its optimizer's scale, :class:`_OptimizerScaleView`), and the
+bootstrap refits on the unique ``(frequency, recency, T, covariates)`` rows
+with multinomial weights. Each draw is evaluated at every customer's own
+parameters, all draws and rows in one vectorised call.
 """
 
 from __future__ import annotations
@@ -304,17 +316,27 @@ class _ParetoRows:
         return cls(x, tx, T, g_first, g_index, h_first, h_index)
 
 
+def _at(v, index):
+    """``v[index]`` for a per-row array, ``v`` itself for a scalar."""
+    return v[index] if np.ndim(v) else v
+
+
 def _paretonbd_parts(r, s, alpha, beta, rows: _ParetoRows, grad):
-    """``log G`` per (x, t_x) pair, ``log H`` per (x, T) pair, and their ``log J`` derivatives."""
-    gx, gt = rows.x[rows.g_first], rows.tx[rows.g_first]
-    hx, hT = rows.x[rows.h_first], rows.T[rows.h_first]
+    """``log G`` per (x, t_x) pair, ``log H`` per (x, T) pair, and their ``log J`` derivatives.
+
+    ``r`` and ``s`` are floats or one value per row (then equal within a pattern).
+    """
+    g, h = rows.g_first, rows.h_first
+    gx, gt = rows.x[g], rows.tx[g]
+    hx, hT = rows.x[h], rows.T[h]
+    r_g, s_g, r_h, s_h = _at(r, g), _at(s, g), _at(r, h), _at(s, h)
     log_JG, dG = _log_tail_integral_rows(
-        alpha[rows.g_first], beta[rows.g_first], r + gx, np.full(gx.shape, s + 1.0), gt, grad
+        alpha[g], beta[g], r_g + gx, np.broadcast_to(s_g + 1.0, gx.shape), gt, grad
     )
     log_JH, dH = _log_tail_integral_rows(
-        alpha[rows.h_first], beta[rows.h_first], r + hx + 1.0, np.full(hx.shape, s), hT, grad
+        alpha[h], beta[h], r_h + hx + 1.0, np.broadcast_to(s_h, hx.shape).astype(float), hT, grad
     )
-    return np.log(s) + log_JG, np.log(r + hx) + log_JH, dG, dH
+    return np.log(s_g) + log_JG, np.log(r_h + hx) + log_JH, dG, dH
 
 
 def _paretonbd_rows(r, s, alpha, beta, rows: _ParetoRows, grad):
@@ -575,9 +597,9 @@ def bgnbd_probability_alive(r, alpha, a, b, frequency, recency, T) -> np.ndarray
     """BG/NBD ``P(alive | x, t_x, T)``, per-customer ``alpha``, ``a``, ``b`` (FHL 2005, eq. A10).
 
     ``1 / (1 + [x > 0] a_i / (b_i + x - 1) ((alpha_i + T) / (alpha_i + t_x))^(r + x))``;
-    all arguments broadcast.
+    all arguments broadcast (``r`` too).
     """
-    alpha, a, b, x, tx, T = _rows(alpha, a, b, frequency, recency, T)
+    r, alpha, a, b, x, tx, T = _rows(r, alpha, a, b, frequency, recency, T)
     return np.exp(-np.logaddexp(0.0, _bg_log_odds_dead(r, alpha, a, b, x, tx, T)))
 
 
@@ -586,7 +608,7 @@ def _bg_log_odds_dead(r, alpha, a, b, x, tx, T):
     has = x > 0
     xh = x[has]
     out[has] = (np.log(a[has]) - np.log(b[has] + xh - 1.0)
-                + (r + xh) * np.log1p((T[has] - tx[has]) / (alpha[has] + tx[has])))
+                + (_at(r, has) + xh) * np.log1p((T[has] - tx[has]) / (alpha[has] + tx[has])))
     return out
 
 
@@ -597,11 +619,11 @@ def bgnbd_expected_purchases(r, alpha, a, b, frequency, recency, T, t) -> np.nda
     parameters ``(r + x, alpha_i + T, a_i, b_i + x)``, by the quadrature of
     :func:`clvmodels.models.bgnbd._alive_purchases`, on the distinct rows.
     """
-    alpha, a, b, x, tx, T, t = _rows(alpha, a, b, frequency, recency, T, t)
+    r, alpha, a, b, x, tx, T, t = _rows(r, alpha, a, b, frequency, recency, T, t)
     alive = np.exp(-np.logaddexp(0.0, _bg_log_odds_dead(r, alpha, a, b, x, tx, T)))
-    packed = compress([x, T, t, alpha, a, b])
-    ux, uT, ut, ua, uA, uB = packed.columns
-    per_alive = _alive_purchases(r + ux, ua + uT, uA, uB + ux, ut)[packed.inverse]
+    packed = compress([x, T, t, alpha, a, b, r])
+    ux, uT, ut, ua, uA, uB, ur = packed.columns
+    per_alive = _alive_purchases(ur + ux, ua + uT, uA, uB + ux, ut)[packed.inverse]
     return alive * per_alive
 
 
@@ -656,41 +678,52 @@ def _pnbd_alive_dead(r, alpha, s, beta, x, tx, T, pattern, want_dead):
         return log_alive, None
     h = rows.h_first
     log_JT = _log_tail_integral_rows(
-        alpha[h], beta[h], r + x[h], np.full(h.shape, s + 1.0), T[h]
+        alpha[h], beta[h], _at(r, h) + x[h], np.broadcast_to(_at(s, h) + 1.0, h.shape), T[h]
     )[0][rows.h_index]
     log_Jtx = log_G - np.log(s)
     log_dead = log_G + _cpmf._log1mexp(np.minimum(log_JT - log_Jtx, 0.0)) - log_total
     return log_alive, log_dead
 
 
-def _pattern_of(alpha, beta):
-    return pd.factorize(alpha + 1j * beta)[0].astype(float)
+def _pattern_of(*params):
+    """Codes of the distinct parameter combinations of the rows."""
+    return pd.factorize(pd.MultiIndex.from_arrays(
+        [np.broadcast_to(v, np.shape(params[0])) for v in params]))[0].astype(float)
 
 
 def paretonbd_probability_alive(r, alpha, s, beta, frequency, recency, T) -> np.ndarray:
     """Pareto/NBD ``P(alive | x, t_x, T)`` with per-customer ``alpha``, ``beta`` (note 009, eq. 36).
 
-    ``(alpha_i+T)^-(r+x) (beta_i+T)^-s / [s J(r+x, s+1; t_x) + (r+x) J(r+x+1, s; T)]``.
+    ``(alpha_i+T)^-(r+x) (beta_i+T)^-s / [s J(r+x, s+1; t_x) + (r+x) J(r+x+1, s; T)]``;
+    all arguments broadcast (``r`` and ``s`` too).
     """
-    alpha, beta, x, tx, T = _rows(alpha, beta, frequency, recency, T)
-    log_alive, _ = _pnbd_alive_dead(r, alpha, s, beta, x, tx, T, _pattern_of(alpha, beta), False)
-    return np.exp(log_alive)
+    r, alpha, s, beta, x, tx, T = _rows(r, alpha, s, beta, frequency, recency, T)
+    return _pnbd_alive(r, alpha, s, beta, x, tx, T, _pattern_of(r, alpha, s, beta))
+
+
+def _pnbd_alive(r, alpha, s, beta, x, tx, T, pattern):
+    return np.exp(_pnbd_alive_dead(r, alpha, s, beta, x, tx, T, pattern, False)[0])
 
 
 def paretonbd_expected_purchases(r, alpha, s, beta, frequency, recency, T, t) -> np.ndarray:
     """Pareto/NBD ``E[Y(t) | x, t_x, T]`` with per-customer ``alpha``, ``beta`` (note 009, eq. 41).
 
     ``P(alive) (r+x)/(alpha_i+T) (beta_i+T)/(s-1) [1 - ((beta_i+T)/(beta_i+T+t))^(s-1)]``,
-    the last factor computed as in :func:`clvmodels.models.paretonbd.expected_purchases`.
+    the last factor computed as in :func:`clvmodels.models.paretonbd.expected_purchases`;
+    all arguments broadcast (``r`` and ``s`` too).
     """
-    alpha, beta, x, tx, T, t = _rows(alpha, beta, frequency, recency, T, t)
+    r, alpha, s, beta, x, tx, T, t = _rows(r, alpha, s, beta, frequency, recency, T, t)
+    return _pnbd_expected(r, alpha, s, beta, x, tx, T, t, _pattern_of(r, alpha, s, beta))
+
+
+def _pnbd_expected(r, alpha, s, beta, x, tx, T, t, pattern):
     out = np.zeros(x.shape)
     pos = t > 0
     if np.any(pos):
-        al, be, xp, Tp = alpha[pos], beta[pos], x[pos], T[pos]
-        log_alive, _ = _pnbd_alive_dead(r, al, s, be, xp, tx[pos], Tp, _pattern_of(al, be), False)
-        log_rate = np.log(r + xp) - np.log(al + Tp)
-        log_life = _pnbd._log_mean_lifetime_window(s, be + Tp, t[pos])
+        rp, al, sp, be, xp, Tp = r[pos], alpha[pos], s[pos], beta[pos], x[pos], T[pos]
+        log_alive, _ = _pnbd_alive_dead(rp, al, sp, be, xp, tx[pos], Tp, pattern[pos], False)
+        log_rate = np.log(rp + xp) - np.log(al + Tp)
+        log_life = _pnbd._log_mean_lifetime_window(sp, be + Tp, t[pos])
         out[pos] = np.exp(log_alive + log_rate + log_life)
     return out
 
@@ -934,6 +967,52 @@ def likelihood_ratio_test(restricted, full) -> pd.Series:
     )
 
 
+def _objective(kind: str, kp: int):
+    """``(loglik_and_gradient, prepare)`` for :func:`~clvmodels.models._fit.fit_maximum_likelihood`.
+
+    The data columns are ``(x, t_x, T, *purchase design, *dropout design)``
+    (``kp`` purchase columns). The optimizer passes the coefficients as
+    ``theta = exp(gamma)`` (its log-parameter is the coefficient), so the
+    gradient with respect to them is ``dLL/dgamma / theta``.
+    """
+
+    def prepare(x, tx, T, *z):
+        Z = np.column_stack(z) if z else np.zeros((x.size, 0))
+        Zp, Zd = Z[:, :kp], Z[:, kp:]
+        if kind == "paretonbd":
+            rows = _ParetoRows.build(x, tx, T, _pattern_codes(Z))
+        else:
+            rows = _BGRows.build(x, tx, T, _pattern_codes(Zd))
+        return ((Zp, Zd, rows),)
+
+    def loglik_and_gradient(theta, prepared, weights):
+        Zp, Zd, rows = prepared
+        gamma = np.log(theta[4:])
+        gp, gd = gamma[:kp], gamma[kp:]
+        if kind == "paretonbd":
+            ll, grad = _pnbd_total(theta[:4], gp, gd, Zp, Zd, rows, weights)
+        else:
+            ll, grad = _bg_total(theta[:4], gp, gd, Zp, Zd, rows, weights)
+        grad = grad.copy()
+        grad[4:] /= theta[4:]
+        return ll, grad
+
+    return loglik_and_gradient, prepare
+
+
+def _to_optimizer_scale(params) -> np.ndarray:
+    """``(r, alpha0, ., ., *gamma)`` -> ``(r, alpha0, ., ., *exp(gamma))`` (all positive)."""
+    p = np.array(params, dtype=float)
+    p[..., 4:] = np.exp(p[..., 4:])
+    return p
+
+
+def _from_optimizer_scale(theta) -> np.ndarray:
+    p = np.array(theta, dtype=float)
+    p[..., 4:] = np.log(p[..., 4:])
+    return p
+
+
 # ===========================================================================
 # estimators
 # ===========================================================================
@@ -1082,29 +1161,7 @@ class _CovariateModel:
             pass
         starts = [np.concatenate([s, np.ones(kp + kd)]) for s in base_starts]
 
-        kind = self._kind
-
-        def prepare(x, tx, T, *z):
-            Z = np.column_stack(z) if z else np.zeros((x.size, 0))
-            Zp_u, Zd_u = Z[:, :kp], Z[:, kp:]
-            if kind == "paretonbd":
-                rows = _ParetoRows.build(x, tx, T, _pattern_codes(Z))
-            else:
-                rows = _BGRows.build(x, tx, T, _pattern_codes(Zd_u))
-            return ((Zp_u, Zd_u, rows),)
-
-        def loglik_and_gradient(theta, prepared, weights):
-            Zp_u, Zd_u, rows = prepared
-            gamma = np.log(theta[4:])  # the optimizer's log-parameter is the coefficient
-            gp, gd = gamma[:kp], gamma[kp:]
-            if kind == "paretonbd":
-                ll, grad = _pnbd_total(theta[:4], gp, gd, Zp_u, Zd_u, rows, weights)
-            else:
-                ll, grad = _bg_total(theta[:4], gp, gd, Zp_u, Zd_u, rows, weights)
-            grad = grad.copy()
-            grad[4:] /= theta[4:]
-            return ll, grad
-
+        loglik_and_gradient, prepare = _objective(self._kind, kp)
         design = np.column_stack([Zp, Zd]) if kp + kd else np.zeros((len(index), 0))
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"), \
                 warnings.catch_warnings(record=True) as caught:
@@ -1117,7 +1174,7 @@ class _CovariateModel:
         self._reissue(caught, result, names)
         k = len(names)
         theta = np.asarray(result.params, dtype=float)
-        estimates = np.concatenate([theta[:4], np.log(theta[4:])])
+        estimates = _from_optimizer_scale(theta)
         self.params_ = pd.Series(estimates, index=pd.Index(names, name="parameter"),
                                  name="estimate")
         jac = np.concatenate([theta[:4], np.ones(k - 4)])
@@ -1512,7 +1569,33 @@ class _CovariateModel:
               else bgnbd_log_conditional_pmf)
         return fn(*p, counts, data["frequency"], data["recency"], data["T"], t)
 
-    def expected_purchases(self, summary=None, t=1.0, **columns) -> pd.Series:
+    def _quantity(self, quantity: str, p, x, tx, T, **kwargs) -> np.ndarray:
+        """One prediction for every row at the rows' own parameters ``p``."""
+        pnbd = self._kind == "paretonbd"
+        if quantity == "expected_purchases":
+            fn = paretonbd_expected_purchases if pnbd else bgnbd_expected_purchases
+            return fn(*p, x, tx, T, kwargs["t"])
+        if quantity == "probability_alive":
+            fn = paretonbd_probability_alive if pnbd else bgnbd_probability_alive
+            return fn(*p, x, tx, T)
+        if quantity == "expected_residual_transactions" and pnbd:
+            return _paretonbd_dert(*p, x, tx, T, kwargs["discount_rate"])
+        raise InvalidParameterError(
+            f"{type(self).__name__} has no interval for {quantity!r}; intervals are available "
+            "for expected_purchases and probability_alive"
+            + (" and expected_residual_transactions." if pnbd else ".")
+        )
+
+    def _predict(self, quantity, summary, columns, options, **kwargs):
+        data, index, p = self._individual_data(summary, quantity, columns)
+        values = self._quantity(quantity, p, data["frequency"], data["recency"], data["T"],
+                                **kwargs)
+        estimate = pd.Series(values, index=index, name=quantity)
+        return self._with_interval(estimate, quantity, summary, columns, options, **kwargs)
+
+    def expected_purchases(self, summary=None, t=1.0, *, interval=None, method="asymptotic",
+                           n_draws=1000, n_boot=200, random_state=None, progress=False,
+                           fit_summary=None, **columns):
         """Expected purchases of each customer in the next ``t`` time units (own parameters).
 
         Parameters
@@ -1520,32 +1603,159 @@ class _CovariateModel:
         summary : DataFrame
             frequency, recency, T and the covariate columns.
         t : float or array_like, default 1
+        interval : float in (0, 1), optional
+            Also return a parameter-uncertainty interval at this level (the
+            coefficients' uncertainty included); see
+            :mod:`clvmodels.models.uncertainty` for what it covers.
+        method, n_draws, n_boot, random_state, progress, fit_summary
+            As for :meth:`clvmodels.models.bgnbd.BGNBD.expected_purchases`;
+            ``fit_summary`` (bootstrap) needs the covariate columns too.
         **columns : array_like
             Columns by keyword instead.
 
         Returns
         -------
-        Series named ``expected_purchases``, indexed like the summary.
+        Series named ``expected_purchases`` indexed like the summary; with
+        ``interval``, a DataFrame with ``expected_purchases``,
+        ``expected_purchases_lower`` and ``expected_purchases_upper``.
         """
-        data, index, p = self._individual_data(summary, "expected_purchases", columns)
         t = np.asarray(t, dtype=float)
         if not np.all(np.isfinite(t)) or np.any(t < 0):
             raise InvalidParameterError(f"the horizon t must be finite and >= 0, got {t!r}.")
-        fn = paretonbd_expected_purchases if self._kind == "paretonbd" else bgnbd_expected_purchases
-        values = fn(*p, data["frequency"], data["recency"], data["T"], t)
-        return pd.Series(values, index=index, name="expected_purchases")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._predict("expected_purchases", summary, columns, options, t=t)
 
-    def probability_alive(self, summary=None, **columns) -> pd.Series:
+    def probability_alive(self, summary=None, *, interval=None, method="asymptotic",
+                          n_draws=1000, n_boot=200, random_state=None, progress=False,
+                          fit_summary=None, **columns):
         """P(alive at T) of each customer, at their own parameters.
+
+        Parameters
+        ----------
+        summary : DataFrame
+            frequency, recency, T and the covariate columns.
+        interval, method, n_draws, n_boot, random_state, progress, fit_summary
+            Parameter-uncertainty interval, as in :meth:`expected_purchases`.
 
         Returns
         -------
-        Series named ``probability_alive``, indexed like the summary.
+        Series named ``probability_alive`` indexed like the summary (with
+        ``interval``, a DataFrame with ``_lower``/``_upper`` columns).
         """
-        data, index, p = self._individual_data(summary, "probability_alive", columns)
-        fn = paretonbd_probability_alive if self._kind == "paretonbd" else bgnbd_probability_alive
-        values = fn(*p, data["frequency"], data["recency"], data["T"])
-        return pd.Series(values, index=index, name="probability_alive")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._predict("probability_alive", summary, columns, options)
+
+    # ------------------------------------------------------------ interval hooks
+    def _interval_data(self, summary, method: str, **columns):
+        """frequency, recency, T and the encoded design columns (``purchase_j``, ``dropout_j``)."""
+        columns = dict(columns)
+        values = self._split_columns(summary, columns)
+        data, index = self._prediction_data(summary, method, **columns)
+        Zp, Zd = self._designs(values, index, method)
+        out = {c: np.asarray(data[c], dtype=float) for c in self._data_columns}
+        out.update({f"purchase_{j}": Zp[:, j] for j in range(Zp.shape[1])})
+        out.update({f"dropout_{j}": Zd[:, j] for j in range(Zd.shape[1])})
+        return out, index
+
+    def _predict_with_params(self, quantity: str, params: np.ndarray, data: dict, **kwargs):
+        """``quantity`` at each parameter vector (raw-scale coefficients) for each row of ``data``.
+
+        One vectorised evaluation over the rows per parameter vector.
+        """
+        x, tx, T = data["frequency"], data["recency"], data["T"]
+        n = x.shape[0]
+
+        def design(prefix):
+            cols = [data[k] for k in sorted((k for k in data if k.startswith(prefix)),
+                                            key=lambda k: int(k.rsplit("_", 1)[1]))]
+            return np.column_stack(cols) if cols else np.zeros((n, 0))
+
+        Zp, Zd = design("purchase_"), design("dropout_")
+        params = np.atleast_2d(np.asarray(params, dtype=float))
+        n_draws = params.shape[0]
+        if quantity not in ("expected_purchases", "probability_alive"):
+            out = np.empty((n_draws, n))
+            with np.errstate(over="ignore"):
+                for i, theta in enumerate(params):
+                    p = self._individual_params(Zp, Zd, params=theta)
+                    out[i] = self._quantity(quantity, p, x, tx, T, **kwargs)
+            return out
+        # every (draw, row) pair is one row of a single vectorised evaluation
+        kp = Zp.shape[1]
+        with np.errstate(over="ignore"):
+            lin_p = params[:, 4:4 + kp] @ Zp.T
+            lin_d = params[:, 4 + kp:] @ Zd.T
+            alpha = (params[:, 1:2] * np.exp(-lin_p)).ravel()
+            if self._kind == "paretonbd":
+                second = np.broadcast_to(params[:, 2:3], (n_draws, n)).ravel()
+                fourth = (params[:, 3:4] * np.exp(-lin_d)).ravel()
+            else:
+                scale = np.exp(lin_d)
+                second = (params[:, 2:3] * scale).ravel()
+                fourth = (params[:, 3:4] * scale).ravel()
+        r = np.broadcast_to(params[:, 0:1], (n_draws, n)).ravel()
+        xs, txs, Ts = (np.tile(v, n_draws) for v in (x, tx, T))
+        if self._kind == "paretonbd":
+            codes = _pattern_codes(np.column_stack([Zp, Zd]))
+            pattern = (np.arange(n_draws)[:, None] * (codes.max() + 1.0) + codes).ravel()
+            if quantity == "probability_alive":
+                values = _pnbd_alive(r, alpha, second, fourth, xs, txs, Ts, pattern)
+            else:
+                t = np.broadcast_to(np.asarray(kwargs["t"], dtype=float), (n_draws, n)).ravel()
+                values = _pnbd_expected(r, alpha, second, fourth, xs, txs, Ts, t, pattern)
+        else:
+            extra = {} if quantity == "probability_alive" else {
+                "t": np.broadcast_to(np.asarray(kwargs["t"], dtype=float), (n_draws, n)).ravel()}
+            fn = bgnbd_probability_alive if quantity == "probability_alive" else (
+                bgnbd_expected_purchases)
+            values = fn(r, alpha, second, fourth, xs, txs, Ts, *extra.values())
+        return np.asarray(values, dtype=float).reshape(n_draws, n)
+
+    def _with_interval(self, estimate, quantity, summary, columns: dict, options: dict,
+                       **kwargs):
+        """The estimate, or with ``options["interval"]`` a DataFrame with its bounds.
+
+        The interval machinery draws ``log(params_)`` from ``_covariance_log``;
+        for this model that covariance is of ``(log r, log alpha0, ., ., gamma)``,
+        so the machinery is handed :class:`_OptimizerScaleView` of the model
+        (coefficients as ``exp(gamma)``), whose draws it converts back.
+        """
+        if options.get("interval") is None:
+            return estimate
+        from clvmodels.models.uncertainty import prediction_interval
+
+        return prediction_interval(_optimizer_scale_view(self), quantity, estimate, summary,
+                                   columns, **options, **kwargs)
+
+    def _bootstrap_data(self, fit_summary):
+        """Unique rows of ``(frequency, recency, T, design columns)`` of the fitting summary."""
+        check_is_fitted(self, "bootstrap")
+        columns: dict = {}
+        values = self._split_columns(fit_summary, columns)
+        data, index = validate_data(self, fit_summary, columns, context="bootstrap")
+        Zp, Zd = self._designs(values, index, "bootstrap")
+        packed = compress([data[c] for c in self._data_columns] + list(Zp.T) + list(Zd.T))
+        return packed.columns, packed.weights
+
+    def _refit_weighted(self, columns, weights, start):
+        """Refit on the unique rows with new weights from ``start`` (raw coefficients)."""
+        kp = len(self._labels(self.covariate_encoding_)[0])
+        loglik_and_gradient, prepare = _objective(self._kind, kp)
+        try:
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                result = fit_maximum_likelihood(
+                    loglik_and_gradient, columns, list(self.params_.index),
+                    [_to_optimizer_scale(start)], weights=weights,
+                    penalizer=float(self.penalizer), log_bounds=self._log_bounds,
+                    compressed=True, prepare=prepare, warn=False,
+                )
+        except (ValueError, FloatingPointError):
+            return None
+        if not result.converged:
+            return None
+        return _from_optimizer_scale(result.params)
 
     def expected_purchases_new_customer(self, t, covariates=None) -> np.ndarray:
         """Expected repeat purchases in ``(0, t]`` of new customers with given covariates.
@@ -1687,29 +1897,78 @@ class ParetoNBDCovariates(_CovariateModel, ParetoNBD):
     _base_class = ParetoNBD
     _kind = "paretonbd"
 
-    def expected_residual_transactions(self, summary=None, discount_rate=None,
-                                       **columns) -> pd.Series:
+    def expected_residual_transactions(self, summary=None, discount_rate=None, *,
+                                       interval=None, method="asymptotic", n_draws=1000,
+                                       n_boot=200, random_state=None, progress=False,
+                                       fit_summary=None, **columns):
         """Discounted expected residual transactions per customer, at their own parameters.
 
         ``P(alive) (r+x)/(alpha_i+T) E[1/(mu+delta)]`` with the posterior
         ``mu ~ Gamma(s, beta_i+T)`` (see
         :func:`clvmodels.models.paretonbd.expected_residual_transactions`).
+        ``interval`` etc. as in :meth:`expected_purchases`.
         """
-        if discount_rate is None or not (np.isfinite(discount_rate) and discount_rate > 0):
+        if (discount_rate is None or isinstance(discount_rate, bool)
+                or not (np.isfinite(discount_rate) and discount_rate > 0)):
             raise InvalidParameterError(
                 "expected_residual_transactions() needs discount_rate > 0, the continuous "
                 "discount rate per time unit (e.g. log(1.15) / 52 for 15% a year, weekly data)."
             )
-        data, index, (r, alpha, s, beta) = self._individual_data(
-            summary, "expected_residual_transactions", columns)
-        alpha, beta, x, tx, T = _rows(alpha, beta, data["frequency"], data["recency"], data["T"])
-        log_alive, _ = _pnbd_alive_dead(r, alpha, s, beta, x, tx, T, _pattern_of(alpha, beta),
-                                        False)
-        packed = compress([beta + T])
-        log_life = _pnbd._log_discounted_lifetime(s, packed.columns[0],
-                                                  float(discount_rate))[packed.inverse]
-        values = np.exp(log_alive + np.log(r + x) - np.log(alpha + T) + log_life)
-        return pd.Series(values, index=index, name="expected_residual_transactions")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._predict("expected_residual_transactions", summary, columns, options,
+                             discount_rate=float(discount_rate))
+
+
+def _paretonbd_dert(r, alpha, s, beta, frequency, recency, T, discount_rate):
+    """Pareto/NBD DERT with per-customer ``alpha``, ``beta`` (FHL 2005, JMR, eq. 2)."""
+    alpha, beta, x, tx, T = _rows(alpha, beta, frequency, recency, T)
+    log_alive, _ = _pnbd_alive_dead(r, alpha, s, beta, x, tx, T, _pattern_of(alpha, beta),
+                                    False)
+    packed = compress([beta + T])
+    log_life = _pnbd._log_discounted_lifetime(s, packed.columns[0],
+                                              float(discount_rate))[packed.inverse]
+    return np.exp(log_alive + np.log(r + x) - np.log(alpha + T) + log_life)
+
+
+class _OptimizerScaleView:
+    """A fitted covariate model on the scale of its optimizer, for the interval machinery.
+
+    :mod:`clvmodels.models.uncertainty` draws ``log theta* ~ Normal(log
+    params_, _covariance_log)`` and refits from ``params_``. Here the
+    covariance is that of ``(log r, log alpha0, ., ., gamma)``, so this view
+    shows ``params_`` with the coefficients as ``exp(gamma)``: its draws are
+    exactly ``gamma* ~ Normal(gamma_hat, .)`` on the raw scale (a negative
+    coefficient is fine), and its hooks convert back before evaluating.
+    """
+
+    def __init__(self, model):
+        self._model = model
+        self.params_ = pd.Series(_to_optimizer_scale(model.params_.to_numpy(dtype=float)),
+                                 index=model.params_.index, name="estimate")
+        self._covariance_log = model._covariance_log
+        self.converged_ = model.converged_
+        self.fit_info_ = model.fit_info_
+
+    def _interval_data(self, summary, method, **columns):
+        return self._model._interval_data(summary, method, **columns)
+
+    def _predict_with_params(self, quantity, params, data, **kwargs):
+        return self._model._predict_with_params(quantity, _from_optimizer_scale(params), data,
+                                                **kwargs)
+
+    def _bootstrap_data(self, fit_summary):
+        return self._model._bootstrap_data(fit_summary)
+
+    def _refit_weighted(self, columns, weights, start):
+        theta = self._model._refit_weighted(columns, weights, _from_optimizer_scale(start))
+        return None if theta is None else _to_optimizer_scale(theta)
+
+
+def _optimizer_scale_view(model) -> _OptimizerScaleView:
+    # named like the model, so the machinery's messages name the user's class
+    cls = type(type(model).__name__, (_OptimizerScaleView,), {})
+    return cls(model)
 
 
 # ===========================================================================
