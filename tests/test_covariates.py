@@ -609,3 +609,13 @@ def test_bootstrap_hooks_refit_on_reweighted_unique_rows():
                                    n_boot=12, fit_summary=summary, random_state=5)
     assert out.attrs["method"] == "bootstrap"
     assert np.all(out["expected_purchases_lower"] <= out["expected_purchases_upper"])
+
+
+def test_without_covariates_the_classes_are_the_base_models():
+    summary = _cdnow_like(n=600)
+    model = cv.BGNBDCovariates(n_starts=1).fit(summary)
+    base = BGNBD(n_starts=1).fit(summary)
+    np.testing.assert_allclose(model.params_.to_numpy(), base.params_.to_numpy(), rtol=1e-6)
+    assert list(model.params_.index) == ["r", "alpha0", "a0", "b0"]
+    np.testing.assert_allclose(model.expected_purchases_new_customer([10.0, 39.0]),
+                               base.expected_purchases_new_customer([10.0, 39.0]), rtol=1e-5)

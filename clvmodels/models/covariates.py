@@ -1507,6 +1507,8 @@ class _CovariateModel:
     def _covariate_frame(self, covariates, method: str):
         """Designs of a frame of covariates alone (for the new-customer quantities)."""
         check_is_fitted(self, method)
+        if covariates is None and not self.covariate_columns:
+            covariates = pd.DataFrame(index=pd.RangeIndex(1))
         if not isinstance(covariates, pd.DataFrame):
             raise InvalidSummaryError(
                 f"{method}() of a model with covariates needs covariates=DataFrame with the "
