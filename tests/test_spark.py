@@ -262,7 +262,7 @@ def test_csv_text_columns_daily_all_spend_no_holdout(spark, tmp_path):
     log.to_csv(path, index=False)
     kwargs = {"amount": "amount", "calibration_end": "1997-07-31", "time_unit": "D",
               "monetary": "all"}
-    sdf, spark_warnings = spark_summary(clvspark.read_transactions(spark, str(path)), **kwargs)
+    sdf, spark_warnings = spark_summary(str(path), **kwargs)  # read_transactions, all text
     expected, pandas_warnings = pandas_summary(path, **kwargs)
     assert expected.attrs["n_transactions_after_calibration"] > 0
     # the late customers, and the transaction days after calibration_end
@@ -334,6 +334,15 @@ def test_bad_log_lists_every_problem(spark):
     assert "column 'amount': 1 row is negative" in text and "amount=-5.5" in text
     assert "refunds='net'" in text
     assert "column 'amount': 1 row has no amount" in text
+
+
+def test_amounts_as_text_that_are_not_numbers(spark):
+    log = pd.DataFrame({"customer_id": ["1", "2", "3", "4"],
+                        "amount": ["12.5", "12,50", "NaN", "$3"],
+                        "date": ["1997-01-01", "1997-01-02", "1997-01-03", "19970104"]})
+    with pytest.raises(InvalidTransactionsError,
+                       match=r"column 'amount': 3 rows are not numbers, for example .*'12,50'"):
+        clvspark.rfm_summary(spark.createDataFrame(log), amount="amount")
 
 
 def test_missing_column_and_wrong_input(spark):
