@@ -328,6 +328,13 @@ def customer_lifetime_value(
     spend=None,
     components: bool = False,
     method: str = "auto",
+    interval: float | None = None,
+    interval_method: str = "asymptotic",
+    n_draws: int = 1000,
+    n_boot: int = 200,
+    random_state=None,
+    progress: bool = False,
+    fit_summary: pd.DataFrame | None = None,
 ):
     """Expected discounted value of each customer's purchases over the next ``horizon`` periods.
 
@@ -386,10 +393,35 @@ def customer_lifetime_value(
         ``(x, T)``: the cost is then about one call over all customers. ``"auto"``
         (default) checks that identity on a sample and falls back to
         ``"exact"`` when a model does not satisfy it.
+    interval : float in (0, 1), optional
+        Also return a parameter-uncertainty interval at this level (e.g. 0.9):
+        the percentiles of the CLV over joint draws of the purchase model's and
+        the spend model's parameters, drawn independently (the models are fitted
+        separately and the Gamma-Gamma model assumes spend independent of the
+        purchase process). It covers the estimation uncertainty of the
+        parameters only, not the customer's own purchase and spend randomness;
+        a ``spend=`` constant or Series is taken as known. See
+        :mod:`clvmodels.models.uncertainty`.
+    interval_method : {"asymptotic", "bootstrap"}, default "asymptotic"
+        How parameters are drawn (``method`` names the purchase-curve
+        computation here): normal draws of each model's log-parameters from its
+        covariance, or a bootstrap over customers of each model (needs
+        ``fit_summary``).
+    n_draws, n_boot : int, default 1000, 200
+        Parameter draws (asymptotic) or resamples (bootstrap) of each model.
+    random_state : None, int or numpy Generator
+        Seeds the draws (purchase model first, then spend model).
+    progress : bool, default False
+        Progress bar of the bootstrap refits.
+    fit_summary : DataFrame, optional
+        The calibration summary both models were fitted on (bootstrap only).
 
     Returns
     -------
     Series named ``"clv"`` indexed like ``summary`` (DataFrame with ``components=True``).
+    With ``interval``, a DataFrame with ``clv``, ``clv_lower`` and ``clv_upper``
+    (after the components when ``components=True``); the ``clv`` column equals
+    the result without ``interval``.
 
     Raises
     ------
@@ -440,10 +472,185 @@ def customer_lifetime_value(
     else:
         disc, total = _purchase_sums(purchase_model, summary, times, discount, method)
     clv = margin_value * spend_values * disc
-    if not components:
-        return pd.Series(clv, index=summary.index, name="clv")
-    return pd.DataFrame(
-        {"expected_purchases": total, "discounted_purchases": disc,
-         "expected_spend": spend_values, "clv": clv},
-        index=summary.index,
+    if interval is None:
+        if not components:
+            return pd.Series(clv, index=summary.index, name="clv")
+        return pd.DataFrame(
+            {"expected_purchases": total, "discounted_purchases": disc,
+             "expected_spend": spend_values, "clv": clv},
+            index=summary.index,
+        )
+    lower, upper, attrs = _clv_interval(
+        purchase_model, spend_model, summary, times, discount, margin_value, spend_values,
+        clv, method, interval=interval, interval_method=interval_method, n_draws=n_draws,
+        n_boot=n_boot, random_state=random_state, progress=progress, fit_summary=fit_summary,
     )
+    columns = {"clv": clv, "clv_lower": lower, "clv_upper": upper}
+    if components:
+        columns = {"expected_purchases": total, "discounted_purchases": disc,
+                   "expected_spend": spend_values, **columns}
+    out = pd.DataFrame(columns, index=summary.index)
+    out.attrs = attrs
+    return out
+
+
+# --------------------------------------------------------------------------- intervals
+def _draws_matrix(model, quantity, data: dict, draws: np.ndarray, **kwargs) -> np.ndarray:
+    """``model``'s ``quantity`` at every draw and row: array (n_draws, n_rows)."""
+    from clvmodels.models.uncertainty import map_draw_chunks
+
+    n = next(iter(data.values())).shape[0]
+    out = np.empty((draws.shape[0], n))
+
+    def store(rows, values):
+        out[:, rows] = values
+
+    map_draw_chunks(model, quantity, data, draws, store, **kwargs)
+    return out
+
+
+def _draw_discounted_sums(model, data: dict, draws, times, discount):
+    """Per draw and row: ``sum_k (E[X(t_k)] - E[X(t_{k-1})]) v_k`` and ``E[X(H)]``."""
+    previous = 0.0
+    disc = 0.0
+    for t_k, v_k in zip(times, discount, strict=True):
+        current = _draws_matrix(model, "expected_purchases", data, draws, t=float(t_k))
+        disc = disc + (current - previous) * v_k
+        previous = current
+    return disc, previous
+
+
+def _needs_model(model, role: str):
+    if not hasattr(model, "_predict_with_params") or not hasattr(model, "params_"):
+        raise InvalidParameterError(
+            f"interval= needs a fitted clvmodels model as the {role} (its parameters are "
+            f"drawn); got {type(model).__name__}."
+        )
+
+
+def _clv_interval(purchase_model, spend_model, summary, times, discount, margin, spend_values,
+                  clv, method, *, interval, interval_method, n_draws, n_boot, random_state,
+                  progress, fit_summary):
+    """Percentiles of the CLV over independent draws of both models' parameters.
+
+    The customers are compressed to unique histories (the purchase model's prediction
+    columns) and, separately, unique spend rows; each distinct (history, spend) pair is
+    evaluated once per draw, in chunks. The discounted purchase sum of a history uses the
+    same route as the point estimate: with the (x, T) factorisation, the per-step curve
+    is computed per draw on one history per (x, T) (the one with the largest recency)
+    and scaled by each history's ``E[X(H)]``; otherwise every step is evaluated.
+    """
+    from clvmodels.data._random import check_random_state
+    from clvmodels.models._fit import compress
+    from clvmodels.models.uncertainty import (
+        CHUNK_CELLS,
+        COVERS,
+        check_interval,
+        parameter_draws,
+        percentiles,
+    )
+
+    level = check_interval(interval)
+    _needs_model(purchase_model, "purchase model")
+    rng = check_random_state(random_state)
+    options = dict(n_draws=n_draws, n_boot=n_boot, random_state=rng, progress=progress,
+                   fit_summary=fit_summary)
+    p_draws = parameter_draws(purchase_model, interval_method, **options)
+    p_draws = np.vstack([purchase_model.params_.to_numpy(dtype=float)[None, :], p_draws])
+    has_spend_model = spend_model is not None
+    if has_spend_model:
+        _needs_model(spend_model, "spend model")
+        s_draws = parameter_draws(spend_model, interval_method, **options)
+        s_draws = np.vstack([spend_model.params_.to_numpy(dtype=float)[None, :], s_draws])
+        n = min(p_draws.shape[0], s_draws.shape[0])  # bootstrap failures may differ
+        p_draws, s_draws = p_draws[:n], s_draws[:n]
+    n_total = p_draws.shape[0]
+
+    # unique histories and unique spend rows, then unique (history, spend) pairs
+    hdata, _ = purchase_model._interval_data(summary, "customer_lifetime_value")
+    hpack = compress(list(hdata.values()))
+    hu = dict(zip(hdata, hpack.columns, strict=True))
+    if has_spend_model:
+        sdata, _ = spend_model._interval_data(summary, "customer_lifetime_value")
+        spack = compress(list(sdata.values()))
+        su = dict(zip(sdata, spack.columns, strict=True))
+        s_inverse = spack.inverse
+    else:
+        spack = compress([spend_values])
+        su = {"spend": spack.columns[0]}
+        s_inverse = spack.inverse
+    pairs = compress([hpack.inverse.astype(float), s_inverse.astype(float)])
+    pair_h = pairs.columns[0].astype(np.intp)
+    pair_s = pairs.columns[1].astype(np.intp)
+    first = np.empty(pairs.n_unique, dtype=np.intp)
+    first[pairs.inverse[::-1]] = np.arange(pairs.inverse.size - 1, -1, -1, dtype=np.intp)
+    point = clv[first]
+
+    # route of the point estimate: factorised through one history per (x, T)?
+    frame = pd.DataFrame(hu)
+    frame.attrs = dict(summary.attrs)
+    cols = [c for c in _HISTORY_COLUMNS if c in frame.columns]
+    factorized = method != "exact" and "recency" in cols and len(times) > 1
+    if factorized and method == "auto":
+        factorized = _factorization_holds(purchase_model, frame, cols, frame.attrs, times,
+                                          discount)
+    if factorized:
+        group = compress([hu[c] for c in hu if c != "recency"])
+        # one history per (x, T): the one with the largest recency (the most alive)
+        order = np.lexsort((-hu["recency"], group.inverse))
+        chosen = order[np.r_[0, np.flatnonzero(np.diff(group.inverse[order])) + 1]]
+        reps = {c: v[chosen] for c, v in hu.items()}
+        rep_disc, rep_total = _draw_discounted_sums(purchase_model, reps, p_draws, times,
+                                                    discount)
+        if np.any(rep_total <= 0):
+            raise CLVError(
+                "customer_lifetime_value(interval=...): the expected purchases over the horizon "
+                "are 0 at some parameter draw for a representative history, so the purchase "
+                "curve cannot be scaled; use method='exact'."
+            )
+        weight = rep_disc / rep_total  # (n_draws, n_groups)
+
+    probs = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
+    lower = np.empty(pairs.n_unique)
+    upper = np.empty(pairs.n_unique)
+    per_chunk = max(1, CHUNK_CELLS // n_total)
+    for start in range(0, pairs.n_unique, per_chunk):
+        rows = slice(start, min(pairs.n_unique, start + per_chunk))
+        h_codes, h_idx = np.unique(pair_h[rows], return_inverse=True)
+        s_codes, s_idx = np.unique(pair_s[rows], return_inverse=True)
+        hchunk = {c: v[h_codes] for c, v in hu.items()}
+        if factorized:
+            total_h = _draws_matrix(purchase_model, "expected_purchases", hchunk, p_draws,
+                                    t=float(times[-1]))
+            disc_h = total_h * weight[:, group.inverse[h_codes]]
+        else:
+            disc_h, _ = _draw_discounted_sums(purchase_model, hchunk, p_draws, times, discount)
+        if has_spend_model:
+            spend_s = spend_model._predict_with_params(
+                "expected_spend", s_draws, {c: v[s_codes] for c, v in su.items()})
+        else:
+            spend_s = np.broadcast_to(su["spend"][s_codes], (n_total, s_codes.size))
+        values = margin * np.take(spend_s, s_idx, axis=1) * np.take(disc_h, h_idx, axis=1)
+        if np.isnan(values).any():
+            raise CLVError(
+                "customer_lifetime_value(interval=...): the CLV is NaN at some parameter draw; "
+                "check both models' fits (model.summary())."
+            )
+        ref = point[rows]
+        scale = max(1.0, float(np.max(np.abs(ref), initial=0.0)))
+        if not np.allclose(values[0], ref, rtol=1e-7, atol=1e-10 * scale):
+            raise CLVError(
+                "internal check failed: the CLV recomputed at the estimates differs from the "
+                "point estimate; the models' _predict_with_params and their methods disagree."
+            )
+        lower[rows], upper[rows] = percentiles(values[1:], probs)
+    attrs = {
+        "interval": level,
+        "method": interval_method,
+        "n_draws": int(n_total - 1),
+        "n_unique_rows": int(pairs.n_unique),
+        "covers": COVERS + (
+            "; purchase and spend models drawn independently" if has_spend_model
+            else "; spend taken as known"),
+    }
+    return lower[pairs.inverse], upper[pairs.inverse], attrs
