@@ -619,3 +619,20 @@ def test_without_covariates_the_classes_are_the_base_models():
     assert list(model.params_.index) == ["r", "alpha0", "a0", "b0"]
     np.testing.assert_allclose(model.expected_purchases_new_customer([10.0, 39.0]),
                                base.expected_purchases_new_customer([10.0, 39.0]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["bgnbd", "paretonbd"])
+def test_vectorised_draws_equal_one_model_per_draw(kind):
+    from clvmodels.models.uncertainty import draw_parameters
+
+    model, summary = _interval_fixture(kind)
+    rows = summary.iloc[::97]
+    draws = cv._from_optimizer_scale(
+        draw_parameters(cv._optimizer_scale_view(model), 25, random_state=6))
+    data, _ = model._interval_data(rows, "expected_purchases")
+    for quantity, kwargs in (("expected_purchases", {"t": 13.0}), ("probability_alive", {})):
+        fast = model._predict_with_params(quantity, draws, data, **kwargs)
+        for i in (0, 11, 24):  # the public method of a model holding that draw
+            one = model._with_params(draws[i])
+            np.testing.assert_allclose(fast[i], getattr(one, quantity)(rows, **kwargs),
+                                       rtol=1e-9)

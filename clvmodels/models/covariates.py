@@ -1708,11 +1708,20 @@ class _CovariateModel:
                 t = np.broadcast_to(np.asarray(kwargs["t"], dtype=float), (n_draws, n)).ravel()
                 values = _pnbd_expected(r, alpha, second, fourth, xs, txs, Ts, t, pattern)
         else:
-            extra = {} if quantity == "probability_alive" else {
-                "t": np.broadcast_to(np.asarray(kwargs["t"], dtype=float), (n_draws, n)).ravel()}
-            fn = bgnbd_probability_alive if quantity == "probability_alive" else (
-                bgnbd_expected_purchases)
-            values = fn(r, alpha, second, fourth, xs, txs, Ts, *extra.values())
+            values = bgnbd_probability_alive(r, alpha, second, fourth, xs, txs, Ts)
+            if quantity == "expected_purchases":
+                # the alive customer's expectation at (r + x, alpha_i + T, a_i, b_i + x), by
+                # the interval machinery's vectorised kernel (closed form / series, spot-checked
+                # against the quadrature), in its (rows, draws) layout
+                from clvmodels.models.uncertainty import _alive_purchases_fast
+
+                shape = (n_draws, n)
+                t = np.broadcast_to(np.asarray(kwargs["t"], dtype=float), shape)
+                per_alive = _alive_purchases_fast(
+                    (r.reshape(shape) + x).T, (alpha.reshape(shape) + T).T,
+                    second.reshape(shape).T, (fourth.reshape(shape) + x).T, t.T,
+                )
+                values = values * per_alive.T.ravel()
         return np.asarray(values, dtype=float).reshape(n_draws, n)
 
     def _with_interval(self, estimate, quantity, summary, columns: dict, options: dict,
