@@ -636,3 +636,13 @@ def test_vectorised_draws_equal_one_model_per_draw(kind):
             one = model._with_params(draws[i])
             np.testing.assert_allclose(fast[i], getattr(one, quantity)(rows, **kwargs),
                                        rtol=1e-9)
+
+
+def test_overflowing_individual_parameters_are_refused_not_nan():
+    model = cv.ParetoNBDCovariates.from_params(
+        r=0.5, alpha0=10.0, s=0.6, beta0=12.0, purchase_covariates=["spend"],
+        coefficients={"purchase:spend": -2.0})
+    summary = pd.DataFrame({"frequency": [1, 2], "recency": [3.0, 4.0], "T": [10.0, 10.0],
+                            "spend": [1.0, 1e4]}, index=pd.Index(["a", "b"], name="id"))
+    with pytest.raises(InvalidParameterError, match=r"alpha = inf.*'b'.*rescale"):
+        model.expected_purchases(summary, t=5.0)

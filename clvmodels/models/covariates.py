@@ -1496,7 +1496,24 @@ class _CovariateModel:
         values = self._split_columns(summary, columns)
         data, index = self._prediction_data(summary, method, **columns)
         Zp, Zd = self._designs(values, index, method)
-        return data, index, self._individual_params(Zp, Zd)
+        return data, index, self._checked_individual(Zp, Zd, index, method)
+
+    def _checked_individual(self, Zp, Zd, index, method):
+        """Each row's parameters; an error when the coefficients push one out of (0, inf)."""
+        p = self._individual_params(Zp, Zd)
+        names = self._base_class._param_names
+        for name, v in zip(names, p, strict=True):
+            bad = np.flatnonzero(~(np.isfinite(v) & (np.asarray(v) > 0)).reshape(-1))
+            if bad.size:
+                raise InvalidParameterError(
+                    f"{method}(): the coefficients give {name} = "
+                    f"{float(np.ravel(v)[bad[0]])!r} (not a finite positive number) for "
+                    f"{bad.size} customer(s), first "
+                    f"{index[bad[0]]!r}: their covariate values times the coefficients overflow. "
+                    "Check the covariate's scale (rescale large numeric columns) and the model's "
+                    "coefficients."
+                )
+        return p
 
     def _individual_params(self, Zp, Zd, params=None):
         p = self._params_array() if params is None else np.asarray(params, dtype=float)
@@ -1518,7 +1535,7 @@ class _CovariateModel:
         values = self._split_columns(covariates, {})
         index = covariates.index
         Zp, Zd = self._designs(values, index, method)
-        return index, self._individual_params(Zp, Zd)
+        return index, self._checked_individual(Zp, Zd, index, method)
 
     def individual_params(self, summary=None, **columns) -> pd.DataFrame:
         """Each customer's own model parameters implied by the covariates.
