@@ -195,7 +195,22 @@ def draw_parameters(model, n_draws: int = 1000, random_state=None) -> np.ndarray
     rng = check_random_state(random_state)
     log_hat = np.log(model.params_.to_numpy(dtype=float))
     z = rng.standard_normal((n_draws, log_hat.size))
-    return np.exp(log_hat + z @ chol.T)
+    log_draws = log_hat + z @ chol.T
+    lower, upper = getattr(model, "_log_bounds", (-np.inf, np.inf))
+    outside = (log_draws < lower) | (log_draws > upper)
+    if outside.any():
+        j = int(np.argmax(outside.sum(axis=0)))
+        name = model.params_.index[j]
+        se = float(np.sqrt(np.diag(np.asarray(model._covariance_log))[j]))
+        raise InvalidParameterError(
+            f"{int(outside.any(axis=1).sum())} of {n_draws} normal draws put a parameter outside "
+            f"the range the model is fitted in ({np.exp(lower):.0e} to {np.exp(upper):.0e}); "
+            f"the worst is {name} = {model.params_.iloc[j]:.4g} with a standard error of "
+            f"{se:.3g} on the log scale: the data barely identify it, so the asymptotic normal "
+            "approximation is not usable. Use method='bootstrap' with fit_summary=<the "
+            "calibration summary>, or more data."
+        )
+    return np.exp(log_draws)
 
 
 def bootstrap_parameters(model, fit_summary, n_boot: int = 200, random_state=None,
@@ -517,9 +532,11 @@ def _factor(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, inverse.reshape(-1)
 
 
-#: |1 - q^r 2F1| below this fraction of q^r 2F1 counts as cancellation (relative error of the
-#: closed form ~ 1e-15 / ratio): such cells use the small-s series or the quadrature.
-_CANCELLATION = 1e-3
+#: |1 - q^r 2F1| below this fraction of q^r 2F1 counts as cancellation (the relative error of
+#: the closed form is about 1e-15 / ratio, so at most ~1e-9 here): such cells use the small-s
+#: series or the quadrature. It happens for short horizons and for ``a`` near 1, where the
+#: closed form's ``(a - 1)`` division meets a vanishing bracket.
+_CANCELLATION = 1e-6
 #: Largest s = t / alpha' for the alternating series (terms shrink at least like s^j).
 _SERIES_MAX_S = 0.5
 #: Fast values must agree with the quadrature to this relative tolerance in the spot checks.
@@ -561,8 +578,9 @@ def _alive_purchases_fast(r, alpha, a, b, t) -> np.ndarray:
     1. the closed form ``(c / (a - 1)) [1 - q^r 2F1(r, b; c; z)]`` (FHL 2005,
        eq. 9 with the posterior parameters; ``c = a + b - 1``, ``z = t /
        (alpha + t)``, ``q = 1 - z``), with ``scipy.special.hyp2f1``, where the
-       result is finite and non-negative, ``c > 0``, ``|a - 1| > 1e-3`` and the
-       bracket does not cancel (``|1 - q^r 2F1| > 1e-3 q^r 2F1``);
+       result is finite and non-negative, ``c > 0`` and the bracket does not
+       cancel (``|1 - q^r 2F1| > 1e-6 q^r 2F1``; near ``a = 1`` it vanishes
+       with the ``a - 1`` it is divided by);
     2. else, for ``s = t / alpha <= 0.5``, the cancellation-free series of
        :func:`_alive_purchases_series`;
     3. else the quadrature itself.
@@ -593,7 +611,6 @@ def _alive_purchases_fast(r, alpha, a, b, t) -> np.ndarray:
             ~np.isfinite(g)
             | (g < 0)
             | (c <= 0)
-            | (np.abs(a - 1.0) <= 1e-3)
             | (np.abs(bracket) <= _CANCELLATION * np.abs(q_f))
         )
     np.copyto(out, g, where=pos)
