@@ -47,6 +47,7 @@ from clvmodels.data.simulate import simulate_bgnbd_summary, simulate_gamma_gamma
 from clvmodels.errors import CLVError, ModelFileError, NotFittedError
 from clvmodels.models.bgbb import BGBB
 from clvmodels.models.bgnbd import BGNBD
+from clvmodels.models.covariates import BGNBDCovariates, ParetoNBDCovariates
 from clvmodels.models.gamma_gamma import GammaGamma
 from clvmodels.models.io import load_model
 from clvmodels.models.mbgnbd import MBGNBD
@@ -105,6 +106,20 @@ CASES = [
         "ParetoNBD", ParetoNBD, {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669},
         simulate=lambda n, p, seed: _daily(
             simulate_paretonbd_summary(n, **p, T=_cohorts(n, seed), random_state=seed)),
+        columns=("frequency", "recency", "T"),
+    ),
+    ModelCase(
+        "BGNBDCovariates", BGNBDCovariates,
+        {"r": 0.243, "alpha0": 4.414, "a0": 0.793, "b0": 2.426},
+        simulate=lambda n, p, seed: _daily(simulate_bgnbd_summary(
+            n, p["r"], p["alpha0"], p["a0"], p["b0"], T=_cohorts(n, seed), random_state=seed)),
+        columns=("frequency", "recency", "T"),
+    ),
+    ModelCase(
+        "ParetoNBDCovariates", ParetoNBDCovariates,
+        {"r": 0.553, "alpha0": 10.578, "s": 0.606, "beta0": 11.669},
+        simulate=lambda n, p, seed: _daily(simulate_paretonbd_summary(
+            n, p["r"], p["alpha0"], p["s"], p["beta0"], T=_cohorts(n, seed), random_state=seed)),
         columns=("frequency", "recency", "T"),
     ),
     ModelCase(

@@ -17,7 +17,7 @@ from clvmodels.evaluation.base import (
 )
 from clvmodels.evaluation.baselines import OwnRate, PopulationRate, Zero
 from clvmodels.evaluation.harness import ComparisonResult, backtest_cutoffs, compare
-from clvmodels.evaluation.methods import ModelMethod
+from clvmodels.evaluation.methods import CovariateModelMethod, ModelMethod
 from clvmodels.evaluation.metrics import (
     METRICS,
     conditional_expectations,
@@ -46,6 +46,7 @@ __all__ = [
     "PopulationRate",
     "GradientBoosting",
     "ModelMethod",
+    "CovariateModelMethod",
     "compare",
     "ComparisonResult",
     "backtest_cutoffs",

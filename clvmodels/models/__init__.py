@@ -10,7 +10,12 @@ the maximum-likelihood work. Saved models are read back with
 from clvmodels.models._base import BaseModel
 from clvmodels.models.bgbb import BGBB
 from clvmodels.models.bgnbd import BGNBD
-from clvmodels.models.clv import customer_lifetime_value
+from clvmodels.models.clv import convert_discount_rate, customer_lifetime_value
+from clvmodels.models.covariates import (
+    BGNBDCovariates,
+    ParetoNBDCovariates,
+    likelihood_ratio_test,
+)
 from clvmodels.models.gamma_gamma import GammaGamma
 from clvmodels.models.io import load_model
 from clvmodels.models.mbgnbd import MBGNBD
@@ -20,11 +25,15 @@ from clvmodels.models.sbg import ShiftedBetaGeometric
 __all__ = [
     "BaseModel",
     "BGNBD",
+    "BGNBDCovariates",
     "BGBB",
     "GammaGamma",
     "MBGNBD",
     "ParetoNBD",
+    "ParetoNBDCovariates",
     "ShiftedBetaGeometric",
     "customer_lifetime_value",
+    "convert_discount_rate",
+    "likelihood_ratio_test",
     "load_model",
 ]
