@@ -12,6 +12,7 @@ plot                                    table
 :func:`plot_conditional_expectations`   :func:`conditional_expectations_table`
 :func:`plot_cumulative_tracking`        :func:`tracking_table`
 :func:`plot_incremental_tracking`       :func:`tracking_table`
+(``forecast=`` band of both)            :func:`forecast_band_table`
 :func:`plot_probability_alive_matrix`   :func:`probability_alive_table`
 :func:`plot_expected_purchases_matrix`  :func:`expected_purchases_table`
 :func:`plot_leaderboard`                :func:`leaderboard_table`
@@ -55,6 +56,7 @@ __all__ = [
     "conditional_expectations_table",
     "plot_conditional_expectations",
     "tracking_table",
+    "forecast_band_table",
     "plot_cumulative_tracking",
     "plot_incremental_tracking",
     "probability_alive_table",
@@ -337,11 +339,84 @@ def tracking_table(transactions: pd.DataFrame, model, calibration_end, observati
     return out
 
 
-def _plot_tracking(table: pd.DataFrame, which: str, ax, label: str):
+def forecast_band_table(table: pd.DataFrame, forecast: pd.DataFrame,
+                        which: str = "cumulative") -> pd.DataFrame:
+    """The forward forecast band drawn by the tracking plots, on their time axis.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A :func:`tracking_table` (gives the end of calibration on the plot's
+        axis and, for the cumulative plot, the actual cumulative transactions
+        there).
+    forecast : DataFrame
+        :func:`clvmodels.models.forecast.forecast_customer_base` of the same
+        cohort, in the same time unit.
+    which : {"cumulative", "incremental"}
+
+    Returns
+    -------
+    DataFrame
+        Columns ``time`` (on the tracking axis), ``expected``, ``lower``,
+        ``upper``. Cumulative: starts at the end of calibration with the actual
+        cumulative count there, then adds the forecast's cumulative columns.
+        Incremental: the forecast per period rescaled to transactions per
+        tracking period (``value * tracking period / forecast period``), plotted
+        at each forecast period's end.
+    """
+    if which not in ("cumulative", "incremental"):
+        raise InvalidParameterError(f"which must be 'cumulative' or 'incremental', got {which!r}.")
+    needed = ["start", "end", "expected_transactions", "transactions_lower",
+              "transactions_upper", "cumulative_expected_transactions",
+              "cumulative_transactions_lower", "cumulative_transactions_upper"]
+    missing = [c for c in needed if c not in getattr(forecast, "columns", [])]
+    if missing:
+        raise InvalidParameterError(
+            f"forecast must be a table from clvmodels.models.forecast.forecast_customer_base; "
+            f"it lacks {missing}."
+        )
+    unit = forecast.attrs.get("time_unit")
+    if unit is not None and str(unit).upper() != table.attrs["time_unit"]:
+        raise UnitMismatchError(
+            f"the forecast is in time unit {unit!r} but the tracking table in "
+            f"{table.attrs['time_unit']!r}; use the same time unit for both."
+        )
+    cal = float(table.attrs["calibration_time"])
+    ends = cal + forecast["end"].to_numpy(dtype=float)
+    if which == "cumulative":
+        calibration_rows = table[~table["holdout"]]
+        base = float(calibration_rows["cumulative_actual"].iloc[-1]) if len(
+            calibration_rows) else 0.0
+        return pd.DataFrame({
+            "time": np.r_[cal, ends],
+            "expected": base + np.r_[0.0, forecast["cumulative_expected_transactions"]],
+            "lower": base + np.r_[0.0, forecast["cumulative_transactions_lower"]],
+            "upper": base + np.r_[0.0, forecast["cumulative_transactions_upper"]],
+        })
+    widths = (forecast["end"] - forecast["start"]).to_numpy(dtype=float)
+    tracking_period = float(np.diff(np.r_[0.0, table["time"].to_numpy(dtype=float)])[0])
+    scale = tracking_period / widths
+    return pd.DataFrame({
+        "time": ends,
+        "expected": forecast["expected_transactions"].to_numpy(dtype=float) * scale,
+        "lower": forecast["transactions_lower"].to_numpy(dtype=float) * scale,
+        "upper": forecast["transactions_upper"].to_numpy(dtype=float) * scale,
+    })
+
+
+def _plot_tracking(table: pd.DataFrame, which: str, ax, label: str, forecast=None,
+                   forecast_label: str = "Forecast"):
     ax = _get_ax(ax)
     prefix = "cumulative_" if which == "cumulative" else ""
     ax.plot(table["time"], table[prefix + "actual"], color="black", label="Actual")
     ax.plot(table["time"], table[prefix + "model"], linestyle="--", label=label)
+    if forecast is not None:
+        band = forecast_band_table(table, forecast, which)
+        level = forecast.attrs.get("interval")
+        shown = f"{forecast_label} ({level:.0%} interval)" if level else forecast_label
+        line = ax.plot(band["time"], band["expected"], linestyle="-.", label=shown)[0]
+        ax.fill_between(band["time"], band["lower"], band["upper"], color=line.get_color(),
+                        alpha=0.2, linewidth=0)
     ax.axvline(table.attrs["calibration_time"], color="grey", linestyle=":",
                label="End of calibration")
     unit = _unit_name(table.attrs["time_unit"])
@@ -354,25 +429,38 @@ def _plot_tracking(table: pd.DataFrame, which: str, ax, label: str):
 
 
 def plot_cumulative_tracking(transactions, model, calibration_end, observation_end=None, *,
-                             ax=None, label: str = "Model", **kwargs):
+                             ax=None, label: str = "Model", forecast=None,
+                             forecast_label: str = "Forecast", **kwargs):
     """Cumulative repeat transactions, actual vs model, with the end of calibration marked.
 
     Three lines: actual, model (``label``), and a vertical line at
     ``calibration_end``. ``kwargs`` go to :func:`tracking_table`.
+
+    With ``forecast`` (a table of
+    :func:`clvmodels.models.forecast.forecast_customer_base` for the customers
+    of the calibration period, same time unit), also the forecast's expected
+    cumulative transactions from the end of calibration on, starting from the
+    actual count there, with its interval as a shaded band (see
+    :func:`forecast_band_table`). Without it the plot is unchanged.
     """
     table = tracking_table(transactions, model, calibration_end, observation_end, **kwargs)
-    return _plot_tracking(table, "cumulative", ax, label)
+    return _plot_tracking(table, "cumulative", ax, label, forecast, forecast_label)
 
 
 def plot_incremental_tracking(transactions, model, calibration_end, observation_end=None, *,
-                              ax=None, label: str = "Model", **kwargs):
+                              ax=None, label: str = "Model", forecast=None,
+                              forecast_label: str = "Forecast", **kwargs):
     """Repeat transactions per period (weekly by default), actual vs model, cutoff marked.
 
     Three lines: actual, model (``label``), and a vertical line at
     ``calibration_end``. ``kwargs`` go to :func:`tracking_table`.
+
+    With ``forecast`` (see :func:`plot_cumulative_tracking`), also the
+    forecast per period after the end of calibration with its interval band,
+    rescaled to transactions per tracking period.
     """
     table = tracking_table(transactions, model, calibration_end, observation_end, **kwargs)
-    return _plot_tracking(table, "incremental", ax, label)
+    return _plot_tracking(table, "incremental", ax, label, forecast, forecast_label)
 
 
 # --- matrices over (frequency, recency) --------------------------------------------------

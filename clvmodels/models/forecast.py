@@ -123,8 +123,14 @@ def _draws(model, n_sims, parameter_uncertainty, method, n_boot, rng, progress, 
     theta = model.params_.to_numpy(dtype=float)
     if not parameter_uncertainty:
         return np.tile(theta, (n_sims, 1))
-    draws = parameter_draws(model, method, n_draws=max(2, n_sims), n_boot=n_boot,
-                            random_state=rng, progress=progress, fit_summary=fit_summary)
+    try:
+        draws = parameter_draws(model, method, n_draws=max(2, n_sims), n_boot=n_boot,
+                                random_state=rng, progress=progress, fit_summary=fit_summary)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(
+            f"{exc} Or forecast with parameter_uncertainty=False (only the customers' own "
+            "randomness; the interval is then too narrow by the estimation error)."
+        ) from None
     return draws[np.arange(n_sims) % draws.shape[0]]
 
 
@@ -134,11 +140,14 @@ def _simulate_batch(kind, theta, spend_theta, columns, counts, ends, rng):
 
     x, tx, T = columns[:3]
     B, K = theta.shape[0], ends.size
+    # P(alive) once per distinct parameter vector (all equal without parameter uncertainty)
+    distinct, which = np.unique(theta, axis=0, return_inverse=True)
     if kind == "ParetoNBD":
-        alive_p = paretonbd_draws("probability_alive", theta, x, tx, T)
+        alive_p = paretonbd_draws("probability_alive", distinct, x, tx, T)
     else:
         variant = "mbgnbd" if kind == "MBGNBD" else "bgnbd"
-        alive_p = bgnbd_draws("probability_alive", theta, x, tx, T, variant=variant)
+        alive_p = bgnbd_draws("probability_alive", distinct, x, tx, T, variant=variant)
+    alive_p = alive_p[which.reshape(-1)]
     n_alive = rng.binomial(counts[None, :], np.clip(alive_p, 0.0, 1.0))  # (B, U)
     sim = np.repeat(np.arange(B), n_alive.sum(axis=1))
     row = np.repeat(np.tile(np.arange(x.size), B), n_alive.ravel())
