@@ -652,8 +652,12 @@ def aggregate_unique_rows(
     if count_column in columns:
         raise InvalidParameterError(f"count_column={count_column!r} is one of the data columns.")
     limit = int(max_rows)
+    attrs = summary_attrs(summary)
     grouped = summary.groupBy(*columns).agg(F.count(F.lit(1)).alias(count_column))
-    rows = _to_pandas(grouped.limit(limit + 1))
+    if _row_bound(attrs, columns) <= limit:
+        rows = _to_pandas(grouped)  # cannot exceed the limit: no LIMIT (it costs a few jobs)
+    else:
+        rows = _to_pandas(grouped.limit(limit + 1))
     if len(rows) > limit:
         raise InvalidSummaryError(
             f"the summary has more than max_rows={limit:,} unique {tuple(columns)} rows; "
@@ -663,8 +667,17 @@ def aggregate_unique_rows(
         )
     rows = rows.sort_values(columns, kind="stable", ignore_index=True)
     rows[count_column] = rows[count_column].astype(np.int64)
-    rows.attrs = _pandas_attrs(summary_attrs(summary))
+    rows.attrs = _pandas_attrs(attrs)
     return rows
+
+
+def _row_bound(attrs: dict, columns: Sequence[str]) -> float:
+    """Most unique rows the summary can have: its customer count, and N(D) for the histories."""
+    bound = float(attrs["n_customers"]) if "n_customers" in attrs else math.inf
+    start, end = attrs.get("first_transaction"), attrs.get("calibration_end")
+    if set(columns) <= set(_PURCHASE_COLUMNS) and start is not None and end is not None:
+        bound = min(bound, float(unique_row_bound(max(0, (end - start).days))))
+    return bound
 
 
 def _is_spend_model(model) -> bool:

@@ -236,7 +236,8 @@ def test_messy_log_summary_fit_scores(spark):
     assert expected.attrs["n_customer_days"] < expected.attrs["n_rows"]  # merged same-day rows
     assert_summaries_equal(sdf, expected)
 
-    bundle = clvspark.fit(sdf, purchase_model=ParetoNBD())
+    with pytest.warns(ExcludedCustomersWarning, match="889 of 1500 customers"):
+        bundle = clvspark.fit(sdf, purchase_model=ParetoNBD())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExcludedCustomersWarning)
         gg = GammaGamma(drop_invalid=True).fit(expected)
