@@ -459,11 +459,9 @@ def _rfm(path, args, data, amount, bundle):
 
 
 def _cmd_score(args):
-    import pandas as pd
 
-    from clvmodels.bundle import BUNDLE_FORMAT_VERSION, load_bundle
+    from clvmodels.bundle import BUNDLE_FORMAT_VERSION, load_bundle, score_frame
     from clvmodels.data.tables import check_writable, table_format, write_table
-    from clvmodels.models.clv import customer_lifetime_value
 
     table_format(args.out)
     check_writable(args.out)
@@ -483,24 +481,9 @@ def _cmd_score(args):
             summary = _summarize_for_scoring(args.data, args, bundle)
         progress.stage(f"scoring {len(summary)} customers")
         purchase, spend = bundle.purchase_model, bundle.spend_model
-        alive = purchase.probability_alive(summary).to_numpy(dtype=float)
-        if spend is not None:
-            parts = customer_lifetime_value(
-                purchase, spend, summary, horizon=args.horizon, discount_rate=args.discount_rate,
-                margin=args.margin, periods_per_step=args.periods_per_step, components=True)
-            scores = pd.DataFrame({
-                "expected_purchases": parts["expected_purchases"].to_numpy(),
-                "probability_alive": alive,
-                "expected_spend": parts["expected_spend"].to_numpy(),
-                "clv": parts["clv"].to_numpy(),
-            }, index=summary.index)
-        else:
-            from clvmodels.models.clv import step_times
-
-            step_times(args.horizon)  # the same horizon check as with a spend model
-            expected = purchase.expected_purchases(summary, t=args.horizon)
-            scores = pd.DataFrame({"expected_purchases": expected.to_numpy(dtype=float),
-                                   "probability_alive": alive}, index=summary.index)
+        scores = score_frame(purchase, spend, summary, horizon=args.horizon,
+                             discount_rate=args.discount_rate, margin=args.margin,
+                             periods_per_step=args.periods_per_step)
         progress.stage("writing")
         as_of = summary.attrs.get("calibration_end")
         metadata = {

@@ -841,23 +841,13 @@ def _summary_unit(summary: DataFrame, time_unit: str | None) -> str:
 def _score_frame(pdf: pd.DataFrame, purchase, spend, customer_id: str, unit: str,
                  settings: dict) -> pd.DataFrame:
     """Scores of one pandas batch of summary rows: the computation of ``clvmodels score``."""
-    from clvmodels.models.clv import customer_lifetime_value
+    from clvmodels.bundle import score_frame
 
     frame = pdf.set_index(customer_id)
     frame.attrs = {"time_unit": unit}
-    out = {customer_id: pdf[customer_id].to_numpy()}
-    alive = purchase.probability_alive(frame).to_numpy(dtype=float)
-    if spend is not None:
-        parts = customer_lifetime_value(purchase, spend, frame, components=True, **settings)
-        out["expected_purchases"] = parts["expected_purchases"].to_numpy(dtype=float)
-        out["probability_alive"] = alive
-        out["expected_spend"] = parts["expected_spend"].to_numpy(dtype=float)
-        out["clv"] = parts["clv"].to_numpy(dtype=float)
-    else:
-        expected = purchase.expected_purchases(frame, t=settings["horizon"])
-        out["expected_purchases"] = expected.to_numpy(dtype=float)
-        out["probability_alive"] = alive
-    return pd.DataFrame(out)
+    scores = score_frame(purchase, spend, frame, **settings)
+    scores.insert(0, customer_id, pdf[customer_id].to_numpy())
+    return scores.reset_index(drop=True)
 
 
 def _rechunk(batches: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
