@@ -209,11 +209,14 @@ def test_fast_alive_purchases_uses_each_route_and_stays_exact():
 
 
 @pytest.mark.parametrize("t", [0.0, 2.0, 39.0])
-def test_paretonbd_kernel_equals_the_pure_functions_draw_by_draw(t):
+@pytest.mark.parametrize("base", [(0.553, 10.578, 0.606, 11.669), (0.553, 0.5, 0.606, 300.0),
+                                  (2.0, 80.0, 1.5, 0.3)])
+def test_paretonbd_kernel_equals_the_pure_functions_draw_by_draw(t, base):
+    """Series, continued fraction and (alpha and beta far apart, short times) quadrature cells."""
     rng = np.random.default_rng(2)
-    base = np.array([0.553, 10.578, 0.606, 11.669])
-    draws = base * np.exp(0.2 * rng.standard_normal((4, 4)))
+    draws = np.asarray(base) * np.exp(0.2 * rng.standard_normal((4, 4)))
     x, tx, T = _grid_rows(40, seed=3)
+    tx[5:10] = np.minimum(tx[5:10], 0.01)
     ep = paretonbd_draws("expected_purchases", draws, x, tx, T, t)
     pa = paretonbd_draws("probability_alive", draws, x, tx, T)
     for i, theta in enumerate(draws):

@@ -44,6 +44,18 @@ store the arguments). Prediction methods call
 the time unit and the data, and returns ``(data_dict, index)``; they return a
 Series indexed like the summary.
 
+Intervals on predictions (:mod:`clvmodels.models.uncertainty`): a prediction
+method builds its Series as usual and returns ``self._with_interval(estimate,
+"method_name", summary, columns, options, **kwargs)``, which is the Series
+itself unless ``options["interval"]`` is set. The machinery compresses the
+customers to unique rows of ``_interval_data`` (default: the checked
+``_data_columns``, sorted in ``_interval_columns`` order), draws the
+parameters and calls ONE hook, ``_predict_with_params(quantity, params
+(n_draws, k), data, **kwargs) -> (n_draws, n_rows)``; its default calls the
+public method once per draw, models override it with a vectorised
+evaluation. The bootstrap uses ``_bootstrap_data`` (unique rows and counts of
+the calibration summary) and ``_refit_weighted`` (refit on reweighted rows).
+
 Everything else comes from here: ``fit`` (compression to unique rows,
 L-BFGS-B on log-parameters, Hessian standard errors; see
 :mod:`clvmodels.models._fit`), ``from_params``, ``summary()``, ``aic``,

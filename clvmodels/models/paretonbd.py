@@ -1068,7 +1068,9 @@ class ParetoNBD(ConditionalCountsMixin, BaseModel):
     _integer_columns = ("frequency",)
     _bounded_by = {"recency": "T"}
     _zero_implies_zero = {"frequency": "recency"}
-    _interval_columns = ("frequency", "T", "recency")
+    # intervals: rows sorted by (x, t_x) keep each (x, t_x) integral in one chunk (there are
+    # more distinct (x, t_x) than (x, T) pairs)
+    _interval_columns = ("frequency", "recency", "T")
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
 
