@@ -495,7 +495,8 @@ def customer_lifetime_value(
 
 
 # --------------------------------------------------------------------------- intervals
-def _draws_matrix(model, quantity, data: dict, draws: np.ndarray, **kwargs) -> np.ndarray:
+def _draws_matrix(model, quantity, data: dict, draws: np.ndarray, n_threads=None,
+                  **kwargs) -> np.ndarray:
     """``model``'s ``quantity`` at every draw and row: array (n_draws, n_rows)."""
     from clvmodels.models.uncertainty import map_draw_chunks
 
@@ -505,16 +506,17 @@ def _draws_matrix(model, quantity, data: dict, draws: np.ndarray, **kwargs) -> n
     def store(rows, values):
         out[:, rows] = values
 
-    map_draw_chunks(model, quantity, data, draws, store, **kwargs)
+    map_draw_chunks(model, quantity, data, draws, store, n_threads=n_threads, **kwargs)
     return out
 
 
-def _draw_discounted_sums(model, data: dict, draws, times, discount):
+def _draw_discounted_sums(model, data: dict, draws, times, discount, n_threads=None):
     """Per draw and row: ``sum_k (E[X(t_k)] - E[X(t_{k-1})]) v_k`` and ``E[X(H)]``."""
     previous = 0.0
     disc = 0.0
     for t_k, v_k in zip(times, discount, strict=True):
-        current = _draws_matrix(model, "expected_purchases", data, draws, t=float(t_k))
+        current = _draws_matrix(model, "expected_purchases", data, draws, n_threads=n_threads,
+                                t=float(t_k))
         disc = disc + (current - previous) * v_k
         previous = current
     return disc, previous
@@ -545,6 +547,7 @@ def _clv_interval(purchase_model, spend_model, summary, times, discount, margin,
     from clvmodels.models.uncertainty import (
         CHUNK_CELLS,
         COVERS,
+        N_THREADS,
         check_interval,
         parameter_draws,
         percentiles,
@@ -613,18 +616,17 @@ def _clv_interval(purchase_model, spend_model, summary, times, discount, margin,
     probs = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
     lower = np.empty(pairs.n_unique)
     upper = np.empty(pairs.n_unique)
-    per_chunk = max(1, CHUNK_CELLS // n_total)
-    for start in range(0, pairs.n_unique, per_chunk):
-        rows = slice(start, min(pairs.n_unique, start + per_chunk))
+    def work(rows):
         h_codes, h_idx = np.unique(pair_h[rows], return_inverse=True)
         s_codes, s_idx = np.unique(pair_s[rows], return_inverse=True)
         hchunk = {c: v[h_codes] for c, v in hu.items()}
         if factorized:
             total_h = _draws_matrix(purchase_model, "expected_purchases", hchunk, p_draws,
-                                    t=float(times[-1]))
+                                    n_threads=1, t=float(times[-1]))
             disc_h = total_h * weight[:, group.inverse[h_codes]]
         else:
-            disc_h, _ = _draw_discounted_sums(purchase_model, hchunk, p_draws, times, discount)
+            disc_h, _ = _draw_discounted_sums(purchase_model, hchunk, p_draws, times, discount,
+                                              n_threads=1)
         if has_spend_model:
             spend_s = spend_model._predict_with_params(
                 "expected_spend", s_draws, {c: v[s_codes] for c, v in su.items()})
@@ -644,6 +646,18 @@ def _clv_interval(purchase_model, spend_model, summary, times, discount, margin,
                 "point estimate; the models' _predict_with_params and their methods disagree."
             )
         lower[rows], upper[rows] = percentiles(values[1:], probs)
+
+    per_chunk = max(1, CHUNK_CELLS // n_total)
+    chunks = [slice(a, min(pairs.n_unique, a + per_chunk))
+              for a in range(0, pairs.n_unique, per_chunk)]
+    if N_THREADS == 1 or len(chunks) == 1:
+        for rows in chunks:
+            work(rows)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=N_THREADS) as pool:
+            list(pool.map(work, chunks))
     attrs = {
         "interval": level,
         "method": interval_method,

@@ -58,8 +58,8 @@ from clvmodels.errors import InvalidParameterError, InvalidSummaryError, UnitMis
 
 __all__ = ["forecast_customer_base", "simulate_customer_base"]
 
-#: Simulated customer-instances x periods held in memory at once.
-_BATCH_CELLS = 4_000_000
+#: Customers (with repetition over the simulations of a batch) simulated at once.
+_BATCH_CUSTOMERS = 4_000_000
 
 
 def _kind(model) -> str:
@@ -135,11 +135,20 @@ def _draws(model, n_sims, parameter_uncertainty, method, n_boot, rng, progress, 
 
 
 def _simulate_batch(kind, theta, spend_theta, columns, counts, ends, rng):
-    """Per-simulation totals for a batch: transactions (B, K) and revenue (B, K) or None."""
+    """Per-simulation totals for a batch: transactions (B, K) and revenue (B, K) or None.
+
+    Event by event: each alive customer's purchase opportunities in ``(0, L]`` (``L`` the
+    horizon, or for Pareto/NBD the time alive within it) are a Poisson process, i.e.
+    ``N ~ Poisson(lambda L)`` events at uniform times; BG/NBD customers keep the first
+    ``J ~ Geometric(p)`` of them in time order. Only customers with events get ``p``,
+    ``J`` and a spend rate drawn, so the cost grows with the purchases, not with
+    customers x periods.
+    """
     from clvmodels.models.uncertainty import bgnbd_draws, paretonbd_draws
 
     x, tx, T = columns[:3]
     B, K = theta.shape[0], ends.size
+    horizon = float(ends[-1])
     # P(alive) once per distinct parameter vector (all equal without parameter uncertainty)
     distinct, which = np.unique(theta, axis=0, return_inverse=True)
     if kind == "ParetoNBD":
@@ -151,42 +160,43 @@ def _simulate_batch(kind, theta, spend_theta, columns, counts, ends, rng):
     n_alive = rng.binomial(counts[None, :], np.clip(alive_p, 0.0, 1.0))  # (B, U)
     sim = np.repeat(np.arange(B), n_alive.sum(axis=1))
     row = np.repeat(np.tile(np.arange(x.size), B), n_alive.ravel())
-    r, alpha = theta[sim, 0], theta[sim, 1]
-    xr, Tr = x[row], T[row]
-    lam = rng.gamma(r + xr) / (alpha + Tr)
-    widths = np.diff(ends, prepend=0.0)
+    lam = rng.gamma(theta[sim, 0] + x[row]) / (theta[sim, 1] + T[row])
     if kind == "ParetoNBD":
-        s, beta = theta[sim, 2], theta[sim, 3]
-        mu = rng.gamma(s) / (beta + Tr)
+        mu = rng.gamma(theta[sim, 2]) / (theta[sim, 3] + T[row])
         with np.errstate(divide="ignore"):
-            remaining = rng.exponential(1.0, size=mu.size) / mu
-        starts = ends - widths
-        active = np.clip(remaining[:, None] - starts[None, :], 0.0, widths[None, :])
-        counts_k = rng.poisson(lam[:, None] * active)
+            window = np.minimum(rng.exponential(1.0, size=mu.size) / mu, horizon)
     else:
-        a, b = theta[sim, 2], theta[sim, 3]
+        window = np.full(sim.size, horizon)
+    n_events = rng.poisson(lam * window)
+    buyers = np.flatnonzero(n_events)
+    owner = np.repeat(buyers, n_events[buyers])  # sorted by customer
+    times = rng.random(owner.size) * window[owner]
+    keep = np.ones(owner.size, dtype=bool)
+    if kind != "ParetoNBD":
         shift = 1.0 if kind == "MBGNBD" else 0.0
-        p = rng.beta(a, b + xr + shift)
+        b_sim, b_row = sim[buyers], row[buyers]
+        p = rng.beta(theta[b_sim, 2], theta[b_sim, 3] + x[b_row] + shift)
         # purchases up to and including the one after which the customer drops out
-        limit = rng.geometric(np.maximum(p, 1e-300))
-        poisson = rng.poisson(lam[:, None] * widths[None, :])
-        capped = np.minimum(np.cumsum(poisson, axis=1), limit[:, None])
-        counts_k = np.diff(capped, axis=1, prepend=0)
-    transactions = np.empty((B, K))
-    for k in range(K):
-        transactions[:, k] = np.bincount(sim, weights=counts_k[:, k], minlength=B)
+        limit = np.zeros(sim.size, dtype=np.int64)
+        limit[buyers] = rng.geometric(np.maximum(p, 1e-300))
+        order = np.lexsort((times, owner))
+        owner, times = owner[order], times[order]
+        first = np.cumsum(n_events) - n_events
+        rank = np.arange(owner.size) - first[owner]
+        keep = rank < limit[owner]
+    period = np.minimum(np.searchsorted(ends, times, side="left"), K - 1)
+    key = sim[owner] * K + period
+    transactions = np.bincount(key[keep], minlength=B * K).reshape(B, K).astype(float)
     if spend_theta is None:
         return transactions, None
-    m = columns[3][row]
-    sp, sq, sg = spend_theta[sim, 0], spend_theta[sim, 1], spend_theta[sim, 2]
-    nu = rng.gamma(sq + sp * xr) / (sg + xr * m)
-    shape = sp[:, None] * counts_k
-    value = np.zeros(shape.shape)
-    has = shape > 0
-    value[has] = rng.gamma(shape[has]) / np.broadcast_to(nu[:, None], shape.shape)[has]
-    revenue = np.empty((B, K))
-    for k in range(K):
-        revenue[:, k] = np.bincount(sim, weights=value[:, k], minlength=B)
+    m = columns[3]
+    b_sim, b_row = sim[buyers], row[buyers]
+    sp = spend_theta[b_sim, 0]
+    nu = np.zeros(sim.size)
+    nu[buyers] = rng.gamma(spend_theta[b_sim, 1] + sp * x[b_row]) / (
+        spend_theta[b_sim, 2] + x[b_row] * m[b_row])
+    value = rng.gamma(spend_theta[sim[owner], 0]) / nu[owner]
+    revenue = np.bincount(key[keep], weights=value[keep], minlength=B * K).reshape(B, K)
     return transactions, revenue
 
 
@@ -254,7 +264,7 @@ def simulate_customer_base(purchase_model, summary: pd.DataFrame, period_ends, *
         spend_theta = _draws(spend_model, n_sims, parameter_uncertainty, method, n_boot, rng,
                              progress, fit_summary)
     n_customers = int(counts.sum())
-    per_batch = max(1, _BATCH_CELLS // max(1, n_customers * ends.size))
+    per_batch = max(1, _BATCH_CUSTOMERS // max(1, n_customers))
     batches = range(0, n_sims, per_batch)
     if progress:
         from tqdm.auto import tqdm
