@@ -516,11 +516,14 @@ def _alive_purchases(r, alpha, a, b, t) -> np.ndarray:
         width = int(n_nodes[rows].max())
         j = np.arange(width, dtype=float)
         y = y_lo[rows, None] + step[rows, None] * j
-        log_p = _log_expit(y)
+        # log p and log(1 - p) from one exp and one log1p: logaddexp(0, -y) =
+        # max(0, -y) + log1p(exp(-|y|)), exactly what _log_expit computes, twice
+        shared = np.log1p(np.exp(-np.abs(y)))
+        log_p = -(shared + np.maximum(-y, 0.0))
+        log_q = -(shared + np.maximum(y, 0.0))
         p = np.exp(log_p)
         s_r = s[rows, None]
         h = -np.expm1(-r[rows, None] * np.log1p(p * s_r)) / p
-        log_q = _log_expit(-y)
         f = np.exp(a[rows, None] * log_p + b[rows, None] * log_q - log_b_ab[rows, None]) * h
         f[j >= n_nodes[rows, None]] = 0.0
         total[rows] = f.sum(axis=1)

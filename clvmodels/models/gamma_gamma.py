@@ -226,14 +226,30 @@ class _Prepared:
     work is then a few logarithms of the precomputed ``x m``.
     """
 
-    __slots__ = ("x", "m", "xm", "log_m", "x_values", "x_index")
+    __slots__ = ("x", "m", "xm", "log_m", "inverse_xm", "x_values", "x_index", "_w", "_cached")
 
     def __init__(self, frequency, monetary_value):
         self.x = np.asarray(frequency, dtype=float).ravel()
         self.m = np.asarray(monetary_value, dtype=float).ravel()
         self.xm = self.x * self.m
         self.log_m = np.log(self.m)
+        self.inverse_xm = 1.0 / self.xm
         self.x_values, self.x_index = np.unique(self.x, return_inverse=True)
+        self._w = self._cached = None
+
+    def weighted(self, weights):
+        """Products of the weights with the data, computed once per weight vector.
+
+        Returns ``(w, wx, wxm, wx_by_value, sum_w_log_m)``.
+        """
+        if self._cached is None or weights is not self._w:
+            w = np.ones_like(self.x) if weights is None else np.asarray(weights, dtype=float)
+            wx = w * self.x
+            self._cached = (w, wx, wx * self.m,
+                            np.bincount(self.x_index, weights=w, minlength=self.x_values.size),
+                            _dot(w, self.log_m))
+            self._w = weights
+        return self._cached
 
 
 def _dot(u, v) -> float:
@@ -251,24 +267,27 @@ def _loglik_and_gradient(params, *data_and_weights):
     *data, weights = data_and_weights
     prep = data[0] if len(data) == 1 and isinstance(data[0], _Prepared) else _Prepared(*data)
     p, q, gamma = (float(v) for v in params)
-    x, m, xm = prep.x, prep.m, prep.xm
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    w, wx_rows, wxm, wx, sum_w_log_m = prep.weighted(weights)
     # functions of x alone, on its distinct values, weighted by their total weight
     ux = prep.x_values
-    wx = np.bincount(prep.x_index, weights=w, minlength=ux.size)
     pux = p * ux
     ll_x = -_log_beta(pux, q)
     dp_x = ux * _digamma_difference(pux, q)
     dq_x = digamma(pux + q) - digamma(q)
-    # per-row terms
-    log1p_xm_g = np.log1p(xm / gamma)
-    log1p_g_xm = np.log1p(gamma / xm)
-    x_log1p_g_xm = x * log1p_g_xm
-    ll = (_dot(wx, ll_x) - q * _dot(w, log1p_xm_g) - p * _dot(w, x_log1p_g_xm)
-          - _dot(w, prep.log_m))
-    d_p = _dot(wx, dp_x) - _dot(w, x_log1p_g_xm)
-    d_q = _dot(wx, dq_x) - _dot(w, log1p_xm_g)
-    d_gamma = _dot(w, x * (q * m - p * gamma) / (gamma * (gamma + xm)))
+    # per-row terms: two log1p (each accurate to an ulp, whichever of gamma and x m is
+    # larger) and one reciprocal; the weight products are precomputed
+    xm = prep.xm
+    log1p_g_xm = np.log1p(np.multiply(prep.inverse_xm, gamma))
+    log1p_xm_g = np.log1p(np.multiply(xm, 1.0 / gamma))
+    inverse = np.reciprocal(xm + gamma)
+    sum_log1p_xm_g = _dot(w, log1p_xm_g)
+    sum_x_log1p_g_xm = _dot(wx_rows, log1p_g_xm)
+    ll = _dot(wx, ll_x) - q * sum_log1p_xm_g - p * sum_x_log1p_g_xm - sum_w_log_m
+    d_p = _dot(wx, dp_x) - sum_x_log1p_g_xm
+    d_q = _dot(wx, dq_x) - sum_log1p_xm_g
+    # x (q m - p gamma) / (gamma (gamma + x m)), summed: (q / gamma) sum w x m / (gamma + x m)
+    # - p sum w x / (gamma + x m)
+    d_gamma = (q / gamma) * _dot(wxm, inverse) - p * _dot(wx_rows, inverse)
     return ll, np.array([d_p, d_q, d_gamma])
 
 
