@@ -55,6 +55,17 @@ def _add_log_arguments(p):
                    help="monetary_value = mean of repeat transactions (default) or of all")
 
 
+def _add_scoring_arguments(p, note: str = "") -> None:
+    p.add_argument("--horizon", type=float, default=52.0,
+                   help=f"projection length in the model's time units (default 52){note}")
+    p.add_argument("--discount-rate", type=float, default=0.0,
+                   help=f"discount rate per time unit of the model (default 0){note}")
+    p.add_argument("--periods-per-step", type=float, default=1.0,
+                   help=f"time units per discounting step (default 1){note}")
+    p.add_argument("--margin", type=float, default=1.0,
+                   help=f"profit margin applied to spend (default 1.0 = revenue){note}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="clvmodels",
@@ -105,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary-out", default=None,
                    help="also write the calibration summary (.csv or .parquet; Parquet records "
                         "the time unit): 'clvmodels score SUMMARY' then skips re-reading the log")
+    p.add_argument("--scores-out", default=None,
+                   help="also score every customer of the calibration summary with the fitted "
+                        "models, as 'clvmodels score' does (.csv or .parquet): the weekly job "
+                        "in one run")
+    _add_scoring_arguments(p, note="; with --scores-out")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
     p.set_defaults(func=_cmd_fit)
 
@@ -121,14 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", metavar="LOG_OR_SUMMARY",
                    help="transaction log or customer summary: a .csv or .parquet file")
     p.add_argument("--model", required=True, help="model file written by 'clvmodels fit'")
-    p.add_argument("--horizon", type=float, default=52.0,
-                   help="projection length in the model's time units (default 52)")
-    p.add_argument("--discount-rate", type=float, default=0.0,
-                   help="discount rate per time unit of the model (default 0)")
-    p.add_argument("--periods-per-step", type=float, default=1.0,
-                   help="time units per discounting step (default 1)")
-    p.add_argument("--margin", type=float, default=1.0,
-                   help="profit margin applied to spend (default 1.0 = revenue)")
+    _add_scoring_arguments(p)
     p.add_argument("--as-of", default=None,
                    help="for a log: last day of the history used (default: its last date)")
     p.add_argument("--time-unit", default=None, choices=["D", "W", "M", "Y"],
@@ -280,10 +289,23 @@ def _cmd_fit(args):
         check_writable(args.summary_out)
         if os.path.abspath(args.summary_out) == os.path.abspath(args.out):
             raise CLVError("--summary-out and --out name the same file; give two paths.")
+    outputs = [p for p in (args.out, args.summary_out, args.scores_out) if p is not None]
+    if len({os.path.abspath(p) for p in outputs}) < len(outputs):
+        raise CLVError("--out, --summary-out and --scores-out must name different files.")
+    if args.scores_out is not None:
+        from clvmodels.data.tables import table_format
+        from clvmodels.models.clv import step_times
+
+        table_format(args.scores_out)
+        check_writable(args.scores_out)
+        step_times(args.horizon, args.periods_per_step)  # bad horizon: fail before the work
+        if args.discount_rate < 0 or args.margin < 0:
+            raise CLVError("--discount-rate and --margin must be >= 0.")
     if args.spend_model == "gamma-gamma" and args.amount is None:
         raise CLVError("--spend-model gamma-gamma needs --amount (the transaction value "
                        "column); give it, or pass --spend-model none.")
-    progress = _Progress(["summarise", "fit purchases", "fit spend", "write"], args.quiet)
+    progress = _Progress(["summarise", "fit purchases", "fit spend", "write"]
+                         + (["score"] if args.scores_out is not None else []), args.quiet)
     written = []
     try:
         progress.stage(f"summarising {os.path.basename(args.log)}")
@@ -316,6 +338,11 @@ def _cmd_fit(args):
             write_table(summary, args.summary_out)
             written.append(args.summary_out)
         bundle.save(args.out)
+        written.append(args.out)
+        if args.scores_out is not None:
+            progress.stage(f"scoring {len(summary)} customers")
+            scores = _write_scores(bundle, summary, args, args.scores_out,
+                                   model_file=args.out, input_kind="transaction log")
     except BaseException:
         for path in written:  # no half-finished pair: the summary goes if the model fails
             with contextlib.suppress(OSError):
@@ -337,6 +364,9 @@ def _cmd_fit(args):
               f"{attrs['calibration_end'].date()})", file=sys.stderr)
         if args.summary_out is not None:
             print(f"wrote {len(summary)} customers' summary to {args.summary_out}",
+                  file=sys.stderr)
+        if args.scores_out is not None:
+            print(f"wrote {len(scores)} customers' scores to {args.scores_out}",
                   file=sys.stderr)
     return EXIT_OK
 
@@ -458,10 +488,38 @@ def _rfm(path, args, data, amount, bundle):
     )
 
 
-def _cmd_score(args):
+def _write_scores(bundle, summary, args, out, *, model_file, input_kind, progress=None):
+    """Score the summary's customers with the bundle's models; write them with metadata."""
+    from clvmodels.bundle import BUNDLE_FORMAT_VERSION, score_frame
+    from clvmodels.data.tables import write_table
 
-    from clvmodels.bundle import BUNDLE_FORMAT_VERSION, load_bundle, score_frame
-    from clvmodels.data.tables import check_writable, table_format, write_table
+    purchase, spend = bundle.purchase_model, bundle.spend_model
+    scores = score_frame(purchase, spend, summary, horizon=args.horizon,
+                         discount_rate=args.discount_rate, margin=args.margin,
+                         periods_per_step=args.periods_per_step)
+    if progress is not None:
+        progress.stage("writing")
+    metadata = {
+        "clvmodels_version": __version__,
+        "model_file": str(model_file),
+        "model_format_version": BUNDLE_FORMAT_VERSION,
+        "model_package_version": bundle.package_version,
+        "purchase_model": type(purchase).__name__,
+        "spend_model": None if spend is None else type(spend).__name__,
+        "time_unit": bundle.time_unit,
+        "model_calibration_end": bundle.calibration_end,
+        "as_of": summary.attrs.get("calibration_end"),
+        "horizon": args.horizon, "discount_rate": args.discount_rate,
+        "periods_per_step": args.periods_per_step, "margin": args.margin,
+        "input": input_kind,
+    }
+    write_table(scores, out, metadata=metadata)
+    return scores
+
+
+def _cmd_score(args):
+    from clvmodels.bundle import load_bundle
+    from clvmodels.data.tables import check_writable, table_format
 
     table_format(args.out)
     check_writable(args.out)
@@ -480,27 +538,9 @@ def _cmd_score(args):
             progress.stage("summarising the log")
             summary = _summarize_for_scoring(args.data, args, bundle)
         progress.stage(f"scoring {len(summary)} customers")
-        purchase, spend = bundle.purchase_model, bundle.spend_model
-        scores = score_frame(purchase, spend, summary, horizon=args.horizon,
-                             discount_rate=args.discount_rate, margin=args.margin,
-                             periods_per_step=args.periods_per_step)
-        progress.stage("writing")
-        as_of = summary.attrs.get("calibration_end")
-        metadata = {
-            "clvmodels_version": __version__,
-            "model_file": str(args.model),
-            "model_format_version": BUNDLE_FORMAT_VERSION,
-            "model_package_version": bundle.package_version,
-            "purchase_model": type(purchase).__name__,
-            "spend_model": None if spend is None else type(spend).__name__,
-            "time_unit": bundle.time_unit,
-            "model_calibration_end": bundle.calibration_end,
-            "as_of": as_of,
-            "horizon": args.horizon, "discount_rate": args.discount_rate,
-            "periods_per_step": args.periods_per_step, "margin": args.margin,
-            "input": "summary" if is_summary else "transaction log",
-        }
-        write_table(scores, args.out, metadata=metadata)
+        scores = _write_scores(bundle, summary, args, args.out, model_file=args.model,
+                               input_kind="summary" if is_summary else "transaction log",
+                               progress=progress)
     finally:
         progress.close()
     if not args.quiet:

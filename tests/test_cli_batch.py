@@ -189,6 +189,37 @@ def test_fit_summary_out_then_score_summary(workdir, cdnow_csv, model_dict, api_
     assert meta["input"] == "summary" and meta["as_of"].startswith(CAL)
 
 
+@pytest.mark.slow
+def test_fit_scores_out_is_the_whole_job_in_one_run(workdir, cdnow_csv, api_scores):
+    """fit --scores-out scores the calibration summary with the models it just fitted:
+    the same numbers as the Python API at the file's parameters."""
+    model, scores = workdir / "model_one_run.json", workdir / "scores_one_run.parquet"
+    res = run_cli("fit", cdnow_csv, "--customer-id", "cust", "--amount", "value",
+                  "--calibration-end", CAL, "--out", model, "--scores-out", scores,
+                  "--horizon", 52, "--discount-rate", 0.01, "--quiet")
+    assert res.returncode == 0, res.stderr
+    got = read_scores(scores)
+    assert list(got.columns) == OUTPUTS and len(got) == 2357
+    for col in OUTPUTS:
+        np.testing.assert_allclose(got[col], api_scores.sort_index()[col], rtol=1e-10, atol=0)
+    meta = json.loads(pq.read_schema(scores).metadata[b"clvmodels"])
+    assert meta["model_file"] == str(model) and meta["as_of"].startswith(CAL)
+    assert meta["horizon"] == 52 and meta["discount_rate"] == 0.01
+
+
+def test_fit_scores_out_user_errors_leave_nothing(workdir, cdnow_csv):
+    model, scores = workdir / "one_run_err.json", workdir / "one_run_err.parquet"
+    for extra, needle in ((["--horizon", "-1"], "horizon"),
+                          (["--discount-rate", "-0.1"], "discount-rate"),
+                          (["--scores-out", workdir / "no_such_dir" / "s.parquet"],
+                           "does not exist"),
+                          (["--summary-out", scores], "different files")):
+        res = run_cli("fit", cdnow_csv, "--customer-id", "cust", "--amount", "value",
+                      "--out", model, "--scores-out", scores, *extra)
+        assert_user_error(res, needle, out=model)
+        assert not scores.exists()
+
+
 def test_fit_summary_out_user_errors_leave_nothing(workdir, cdnow_csv):
     model = workdir / "pair_err.json"
     bad = workdir / "no_such_dir" / "summary.parquet"
