@@ -646,3 +646,44 @@ def test_overflowing_individual_parameters_are_refused_not_nan():
                             "spend": [1.0, 1e4]}, index=pd.Index(["a", "b"], name="id"))
     with pytest.raises(InvalidParameterError, match=r"alpha = inf.*'b'.*rescale"):
         model.expected_purchases(summary, t=5.0)
+
+
+def test_clv_with_covariates_equals_the_base_model_per_level_and_has_intervals():
+    """customer_lifetime_value reads the covariate columns: each customer's CLV is the base
+    model's at that customer's own parameters; its interval draws the coefficients on their
+    own scale (the dropout coefficient is negative), so the bounds are finite and ordered."""
+    from clvmodels.models.clv import customer_lifetime_value
+    from clvmodels.models.uncertainty import draw_parameters
+
+    summary = _cdnow_like("bgnbd", n=800, seed=11)
+    summary.attrs = {"time_unit": "W"}
+    model = cv.BGNBDCovariates(purchase_covariates=["channel"],
+                               dropout_covariates=["channel"]).fit(summary)
+    assert model.params_["dropout:channel[web]"] < 0
+    spend_of = pd.Series(20.0, index=summary.index)
+    clv = customer_lifetime_value(model, None, summary, horizon=26, discount_rate=0.01,
+                                  spend=spend_of)
+    for level in ("shop", "web"):
+        rows = summary["channel"] == level
+        base = _base_at(model, level)
+        expected = customer_lifetime_value(base, None, summary.loc[rows, ["frequency",
+                                           "recency", "T"]], horizon=26, discount_rate=0.01,
+                                           spend=spend_of[rows])
+        np.testing.assert_allclose(clv[rows], expected, rtol=1e-10)
+
+    draws = draw_parameters(model, n_draws=4000, random_state=1)
+    se = np.sqrt(np.diag(model._covariance_log))
+    coef = model.params_.to_numpy()[4:]
+    assert np.all(np.abs(draws[:, 4:].mean(axis=0) - coef) <= 4 * se[4:] / np.sqrt(4000))
+    np.testing.assert_allclose(draws[:, 4:].std(axis=0), se[4:], rtol=0.06)
+
+    first = summary.iloc[:300]
+    iv = customer_lifetime_value(model, None, first, horizon=26, discount_rate=0.01,
+                                 spend=spend_of.iloc[:300], interval=0.9, n_draws=60,
+                                 random_state=0)
+    point = customer_lifetime_value(model, None, first, horizon=26, discount_rate=0.01,
+                                    spend=spend_of.iloc[:300])
+    est, low, high = (iv[c].to_numpy() for c in iv.columns[:3])
+    np.testing.assert_array_equal(est, point.to_numpy())
+    assert np.isfinite(iv.to_numpy()).all()
+    assert np.all(low <= est + 1e-12) and np.all(est <= high + 1e-12) and np.all(high > low)

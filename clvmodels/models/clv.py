@@ -169,8 +169,11 @@ def _cumulative_curve(purchase_model, frame: pd.DataFrame, times: np.ndarray) ->
     return out
 
 
-def _history_frame(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _history_frame(summary: pd.DataFrame, purchase_model=None) -> tuple[pd.DataFrame, list]:
     cols = [c for c in _HISTORY_COLUMNS if c in summary.columns]
+    # a model with covariates predicts from each customer's covariate columns too
+    cols += [c for c in getattr(purchase_model, "covariate_columns", []) or []
+             if c in summary.columns and c not in cols]
     if "frequency" not in cols:
         raise InvalidSummaryError(
             f"the summary has no 'frequency' column (columns: {list(summary.columns)}); "
@@ -228,7 +231,7 @@ def _factorized_sums(purchase_model, frame, cols, attrs, times, discount):
 
 def _purchase_sums(purchase_model, summary, times, discount, method):
     """``(sum_k dE_k v_k, E[X(H)])`` per customer of ``summary``, compressed to unique histories."""
-    frame, cols = _history_frame(summary)
+    frame, cols = _history_frame(summary, purchase_model)
     attrs = dict(summary.attrs)
     codes, first = _unique_rows(frame, cols)
     uniq = _sub_frame(frame, first, attrs)
@@ -593,7 +596,11 @@ def _clv_interval(purchase_model, spend_model, summary, times, discount, margin,
     frame = pd.DataFrame(hu)
     frame.attrs = dict(summary.attrs)
     cols = [c for c in _HISTORY_COLUMNS if c in frame.columns]
-    factorized = method != "exact" and "recency" in cols and len(times) > 1
+    # a model with covariates takes its histories here in encoded form (its
+    # _interval_data), which its public methods do not read: evaluate every step
+    has_covariates = bool(getattr(purchase_model, "covariate_columns", None))
+    factorized = (method != "exact" and "recency" in cols and len(times) > 1
+                  and not has_covariates)
     if factorized and method == "auto":
         factorized = _factorization_holds(purchase_model, frame, cols, frame.attrs, times,
                                           discount)

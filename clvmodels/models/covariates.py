@@ -1232,6 +1232,18 @@ class _CovariateModel:
                 stacklevel=3,
             )
 
+    def _draw_log_scale(self) -> np.ndarray:
+        """Which parameters are drawn on the log scale by the interval machinery.
+
+        The four base parameters are (as in the fit); the coefficients are drawn on
+        their own scale, ``gamma* ~ Normal(gamma_hat, .)``, as the fit's covariance of
+        ``(log r, log alpha0, ., ., gamma)`` describes them (used by
+        :func:`clvmodels.models.uncertainty.draw_parameters`, e.g. for CLV intervals).
+        """
+        mask = np.zeros(len(self.params_), dtype=bool)
+        mask[:4] = True
+        return mask
+
     # ------------------------------------------------------------ results
     @property
     def coefficients_(self) -> pd.Series:

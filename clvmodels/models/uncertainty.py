@@ -193,11 +193,18 @@ def draw_parameters(model, n_draws: int = 1000, random_state=None) -> np.ndarray
     n_draws = _check_count(n_draws, "n_draws")
     chol = _usable_covariance(model)
     rng = check_random_state(random_state)
-    log_hat = np.log(model.params_.to_numpy(dtype=float))
+    estimate = model.params_.to_numpy(dtype=float)
+    # which parameters the fit worked with on the log scale (all, unless the model says
+    # otherwise: covariate coefficients are fitted, and drawn, on their own scale)
+    on_log = np.ones(estimate.size, dtype=bool)
+    if hasattr(model, "_draw_log_scale"):
+        on_log = np.asarray(model._draw_log_scale(), dtype=bool)
+    log_hat = estimate.copy()
+    log_hat[on_log] = np.log(estimate[on_log])
     z = rng.standard_normal((n_draws, log_hat.size))
     log_draws = log_hat + z @ chol.T
     lower, upper = getattr(model, "_log_bounds", (-np.inf, np.inf))
-    outside = (log_draws < lower) | (log_draws > upper)
+    outside = ((log_draws < lower) | (log_draws > upper)) & on_log
     if outside.any():
         j = int(np.argmax(outside.sum(axis=0)))
         name = model.params_.index[j]
@@ -210,7 +217,7 @@ def draw_parameters(model, n_draws: int = 1000, random_state=None) -> np.ndarray
             "approximation is not usable. Use method='bootstrap' with fit_summary=<the "
             "calibration summary>, or more data."
         )
-    return np.exp(log_draws)
+    return np.where(on_log, np.exp(np.where(on_log, log_draws, 0.0)), log_draws)
 
 
 def bootstrap_parameters(model, fit_summary, n_boot: int = 200, random_state=None,
