@@ -46,6 +46,8 @@ _EXPORTS: dict[str, str | None] = {
     "BGNBDCovariates": "clvmodels.models",
     "ParetoNBDCovariates": "clvmodels.models",
     "likelihood_ratio_test": "clvmodels.models",
+    "forecast_customer_base": "clvmodels.models",
+    "simulate_customer_base": "clvmodels.models",
     "load_model": "clvmodels.models",
     "compare": "clvmodels.evaluation.harness",
     "ComparisonResult": "clvmodels.evaluation.harness",

@@ -16,11 +16,13 @@ from clvmodels.models.covariates import (
     ParetoNBDCovariates,
     likelihood_ratio_test,
 )
+from clvmodels.models.forecast import forecast_customer_base, simulate_customer_base
 from clvmodels.models.gamma_gamma import GammaGamma
 from clvmodels.models.io import load_model
 from clvmodels.models.mbgnbd import MBGNBD
 from clvmodels.models.paretonbd import ParetoNBD
 from clvmodels.models.sbg import ShiftedBetaGeometric
+from clvmodels.models.uncertainty import bootstrap_parameters, draw_parameters
 
 __all__ = [
     "BaseModel",
@@ -35,5 +37,9 @@ __all__ = [
     "customer_lifetime_value",
     "convert_discount_rate",
     "likelihood_ratio_test",
+    "forecast_customer_base",
+    "simulate_customer_base",
+    "draw_parameters",
+    "bootstrap_parameters",
     "load_model",
 ]
