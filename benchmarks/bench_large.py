@@ -11,9 +11,9 @@ The log is simulated chunk by chunk (``simulate_transactions`` at the CDNOW esti
 2M customers per chunk, seeds spawned from one ``SeedSequence(0)``, customer ids offset so
 they never repeat) and written as one Parquet file, row group by row group, so that making
 it never holds more than a chunk in memory. Each command runs in a child process; its wall
-time and its own peak resident memory (``os.wait4``) are reported. There is no peer: on
-10M transactions lifetimes already takes ~90 s and its summary ~13 GB would not be
-comparable (see ``bench_batch.py`` for the ratio).
+time and its own peak resident memory (``os.wait4``) are reported. There is no peer run
+at this size (lifetimes takes about two minutes at 10M transactions; ``bench_batch.py``
+measures the ratio there).
 
     python benchmarks/bench_large.py                       # 100M transactions (by hand)
     python benchmarks/bench_large.py --transactions 2e7    # any other size
