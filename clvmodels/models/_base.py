@@ -334,6 +334,110 @@ class ConditionalCountsMixin:
         return log_conditional_pmf(self, summary, counts, t)
 
 
+class PurchaseModelMixin(ConditionalCountsMixin):
+    """``expected_purchases`` and ``probability_alive`` of a continuous-time purchase model.
+
+    BG/NBD, MBG/NBD and Pareto/NBD differ only in their module's pure functions, which a
+    class names as ``_expected_purchases_function(params, frequency, recency, T, t)`` and
+    ``_probability_alive_function(params, frequency, recency, T)``; the validation, the
+    Series and the optional interval are the same for all three, so they live here once.
+    """
+
+    _expected_purchases_function: ClassVar[Any] = None
+    _probability_alive_function: ClassVar[Any] = None
+
+    def expected_purchases(self, summary=None, t=1.0, *, interval=None, method="asymptotic",
+                           n_draws=1000, n_boot=200, random_state=None, progress=False,
+                           fit_summary=None, **columns):
+        """Expected purchases of each customer in the next ``t`` time units.
+
+        The conditional expectation given each customer's history; the formula and
+        its reference are in the docstring of the model module's
+        ``expected_purchases`` function (e.g. FHL 2005, eq. 10 for the BG/NBD).
+
+        Parameters
+        ----------
+        summary : DataFrame, optional
+            Columns frequency, recency, T in the model's time unit (its
+            ``attrs["time_unit"]``, when set, must match ``time_unit_``).
+        t : float or array_like, default 1
+            Horizon in the same unit (one value, or one per customer).
+        interval : float in (0, 1), optional
+            Also return a parameter-uncertainty interval at this level (e.g.
+            0.9). It covers the uncertainty of the estimated parameters only,
+            not the customer's own purchase noise; see
+            :mod:`clvmodels.models.uncertainty`.
+        method : {"asymptotic", "bootstrap"}, default "asymptotic"
+            Normal draws of the log-parameters from the fit's covariance, or
+            a bootstrap over customers (needs ``fit_summary``).
+        n_draws, n_boot : int, default 1000, 200
+            Parameter draws (asymptotic) or resamples (bootstrap).
+        random_state : None, int or numpy Generator
+        progress : bool, default False
+            Progress bar of the bootstrap refits.
+        fit_summary : DataFrame, optional
+            The calibration summary the model was fitted on (bootstrap only).
+        **columns : array_like
+            frequency, recency, T by keyword instead of ``summary``.
+
+        Returns
+        -------
+        Series or DataFrame
+            Without ``interval``: a Series indexed like the summary, named
+            ``expected_purchases``. With it: a DataFrame with columns
+            ``expected_purchases`` (the same values), ``expected_purchases_lower``
+            and ``expected_purchases_upper``.
+
+        Examples
+        --------
+        >>> from clvmodels.models.bgnbd import BGNBD
+        >>> model = BGNBD.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
+        >>> model.expected_purchases(frequency=[0, 2], recency=[0.0, 30.43], T=[38.86, 38.86], t=39)
+        customer
+        0    0.195098
+        1    1.226028
+        Name: expected_purchases, dtype: float64
+        """
+        data, index = self._prediction_data(summary, "expected_purchases", **columns)
+        values = type(self)._expected_purchases_function(
+            self._params_array(), data["frequency"], data["recency"], data["T"], t
+        )
+        estimate = pd.Series(values, index=index, name="expected_purchases")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "expected_purchases", summary, columns, options, t=t)
+
+    def probability_alive(self, summary=None, *, interval=None, method="asymptotic",
+                          n_draws=1000, n_boot=200, random_state=None, progress=False,
+                          fit_summary=None, **columns):
+        """P(alive at T) for each customer of a summary, given their history.
+
+        Parameters
+        ----------
+        summary : DataFrame, optional
+            Columns frequency, recency, T (in the model's time unit).
+        interval, method, n_draws, n_boot, random_state, progress, fit_summary
+            Parameter-uncertainty interval, as in :meth:`expected_purchases`.
+        **columns : array_like
+            The same columns by keyword.
+
+        Returns
+        -------
+        Series or DataFrame
+            Indexed like the summary, named ``probability_alive``; with
+            ``interval``, a DataFrame with columns ``probability_alive``,
+            ``probability_alive_lower``, ``probability_alive_upper``.
+        """
+        data, index = self._prediction_data(summary, "probability_alive", **columns)
+        values = type(self)._probability_alive_function(
+            self._params_array(), data["frequency"], data["recency"], data["T"]
+        )
+        estimate = pd.Series(values, index=index, name="probability_alive")
+        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
+                       random_state=random_state, progress=progress, fit_summary=fit_summary)
+        return self._with_interval(estimate, "probability_alive", summary, columns, options)
+
+
 class _Hyperparameters:
     """scikit-learn's estimator protocol (``get_params``/``set_params``), without importing it.
 

@@ -22,11 +22,10 @@ those keys).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy.special import betainc, digamma, gammaln
 
 from clvmodels.errors import InvalidParameterError
-from clvmodels.models._base import BaseModel, ConditionalCountsMixin, check_is_fitted
+from clvmodels.models._base import BaseModel, PurchaseModelMixin, check_is_fitted
 from clvmodels.models._params import unpack_params
 
 __all__ = [
@@ -749,7 +748,7 @@ def probability_of_purchases(params, n, t) -> np.ndarray:
     return np.exp(np.logaddexp(first, second))
 
 
-class BGNBD(ConditionalCountsMixin, BaseModel):
+class BGNBD(PurchaseModelMixin, BaseModel):
     """BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005).
 
     Parameters
@@ -787,6 +786,8 @@ class BGNBD(ConditionalCountsMixin, BaseModel):
     _interval_columns = ("frequency", "T", "recency")
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
+    _expected_purchases_function = staticmethod(expected_purchases)
+    _probability_alive_function = staticmethod(probability_alive)
 
     @staticmethod
     def _prepare_data(frequency, recency, T):
@@ -804,94 +805,6 @@ class BGNBD(ConditionalCountsMixin, BaseModel):
             np.array([0.3, 0.3 * scale, 0.7, 2.5]),
             np.array([3.0, 3.0 * scale, 3.0, 6.0]),
         ]
-
-    def expected_purchases(self, summary=None, t=1.0, *, interval=None, method="asymptotic",
-                           n_draws=1000, n_boot=200, random_state=None, progress=False,
-                           fit_summary=None, **columns):
-        """Expected purchases of each customer in the next ``t`` time units.
-
-        See :func:`expected_purchases` (FHL 2005, eq. 10).
-
-        Parameters
-        ----------
-        summary : DataFrame, optional
-            Columns frequency, recency, T in the model's time unit (its
-            ``attrs["time_unit"]``, when set, must match ``time_unit_``).
-        t : float, default 1
-            Horizon, in the same unit.
-        interval : float in (0, 1), optional
-            Also return a parameter-uncertainty interval at this level (e.g.
-            0.9). It covers the uncertainty of the estimated parameters only,
-            not the customer's own purchase noise; see
-            :mod:`clvmodels.models.uncertainty`.
-        method : {"asymptotic", "bootstrap"}, default "asymptotic"
-            Normal draws of the log-parameters from the fit's covariance, or
-            a bootstrap over customers (needs ``fit_summary``).
-        n_draws, n_boot : int, default 1000, 200
-            Parameter draws (asymptotic) or resamples (bootstrap).
-        random_state : None, int or numpy Generator
-        progress : bool, default False
-            Progress bar of the bootstrap refits.
-        fit_summary : DataFrame, optional
-            The calibration summary the model was fitted on (bootstrap only).
-        **columns : array_like
-            frequency, recency, T by keyword instead of ``summary``.
-
-        Returns
-        -------
-        Series or DataFrame
-            Without ``interval``: a Series indexed like the summary, named
-            ``expected_purchases``. With it: a DataFrame with columns
-            ``expected_purchases`` (the same values), ``expected_purchases_lower``
-            and ``expected_purchases_upper``.
-
-        Examples
-        --------
-        >>> model = BGNBD.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
-        >>> model.expected_purchases(frequency=[0, 2], recency=[0.0, 30.43], T=[38.86, 38.86], t=39)
-        customer
-        0    0.195098
-        1    1.226028
-        Name: expected_purchases, dtype: float64
-        """
-        data, index = self._prediction_data(summary, "expected_purchases", **columns)
-        values = expected_purchases(
-            self._params_array(), data["frequency"], data["recency"], data["T"], t
-        )
-        estimate = pd.Series(values, index=index, name="expected_purchases")
-        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
-                       random_state=random_state, progress=progress, fit_summary=fit_summary)
-        return self._with_interval(estimate, "expected_purchases", summary, columns, options, t=t)
-
-    def probability_alive(self, summary=None, *, interval=None, method="asymptotic",
-                          n_draws=1000, n_boot=200, random_state=None, progress=False,
-                          fit_summary=None, **columns):
-        """P(alive at T) for each customer of a summary; see :func:`probability_alive`.
-
-        Parameters
-        ----------
-        summary : DataFrame, optional
-            Columns frequency, recency, T (in the model's time unit).
-        interval, method, n_draws, n_boot, random_state, progress, fit_summary
-            Parameter-uncertainty interval, as in :meth:`expected_purchases`.
-        **columns : array_like
-            The same columns by keyword.
-
-        Returns
-        -------
-        Series or DataFrame
-            Indexed like the summary, named ``probability_alive``; with
-            ``interval``, a DataFrame with columns ``probability_alive``,
-            ``probability_alive_lower``, ``probability_alive_upper``.
-        """
-        data, index = self._prediction_data(summary, "probability_alive", **columns)
-        values = probability_alive(
-            self._params_array(), data["frequency"], data["recency"], data["T"]
-        )
-        estimate = pd.Series(values, index=index, name="probability_alive")
-        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
-                       random_state=random_state, progress=progress, fit_summary=fit_summary)
-        return self._with_interval(estimate, "probability_alive", summary, columns, options)
 
     def _predict_with_params(self, quantity, params, data, **kwargs):
         """Predictions at many parameter vectors (the interval hook of ``BaseModel``).

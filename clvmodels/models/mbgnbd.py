@@ -44,11 +44,10 @@ Params arrays are ``(r, alpha, a, b)`` in that order (or a mapping).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy.special import digamma, expit
 
 from clvmodels.models import bgnbd
-from clvmodels.models._base import BaseModel, ConditionalCountsMixin, check_is_fitted
+from clvmodels.models._base import BaseModel, PurchaseModelMixin, check_is_fitted
 from clvmodels.models._params import unpack_params
 from clvmodels.models.bgnbd import (
     _alive_purchases,
@@ -354,7 +353,7 @@ def probability_of_purchases(params, n, t) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # estimator
 # ---------------------------------------------------------------------------
-class MBGNBD(ConditionalCountsMixin, BaseModel):
+class MBGNBD(PurchaseModelMixin, BaseModel):
     """MBG/NBD model: the BG/NBD with dropout possible at time 0 (Batislam et al. 2007).
 
     Same data, API and attributes as :class:`~clvmodels.models.bgnbd.BGNBD`.
@@ -393,83 +392,10 @@ class MBGNBD(ConditionalCountsMixin, BaseModel):
     _interval_columns = ("frequency", "T", "recency")
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
+    _expected_purchases_function = staticmethod(expected_purchases)
+    _probability_alive_function = staticmethod(probability_alive)
     # the same data and the same scale of parameters as the BG/NBD: the same start values
     _start_values = bgnbd.BGNBD._start_values
-
-    def expected_purchases(self, summary=None, t=1.0, *, interval=None, method="asymptotic",
-                           n_draws=1000, n_boot=200, random_state=None, progress=False,
-                           fit_summary=None, **columns):
-        """Expected purchases of each customer in the next ``t`` time units.
-
-        See :func:`expected_purchases`.
-
-        Parameters
-        ----------
-        summary : DataFrame, optional
-            Columns frequency, recency, T in the model's time unit.
-        t : float, default 1
-            Horizon.
-        interval : float in (0, 1), optional
-            Also return a parameter-uncertainty interval at this level (e.g.
-            0.9); it covers the uncertainty of the estimated parameters only,
-            not the customer's own purchase noise (see
-            :mod:`clvmodels.models.uncertainty`).
-        method : {"asymptotic", "bootstrap"}, default "asymptotic"
-            Normal draws of the log-parameters from the fit's covariance, or a
-            bootstrap over customers (needs ``fit_summary``).
-        n_draws, n_boot : int, default 1000, 200
-            Parameter draws (asymptotic) or resamples (bootstrap).
-        random_state : None, int or numpy Generator
-        progress : bool, default False
-            Progress bar of the bootstrap refits.
-        fit_summary : DataFrame, optional
-            The calibration summary the model was fitted on (bootstrap only).
-        **columns : array_like
-            The columns by keyword.
-
-        Returns
-        -------
-        Series or DataFrame
-            Series named ``expected_purchases``, indexed like the summary; with
-            ``interval``, a DataFrame with columns ``expected_purchases``,
-            ``expected_purchases_lower``, ``expected_purchases_upper``.
-        """
-        data, index = self._prediction_data(summary, "expected_purchases", **columns)
-        values = expected_purchases(
-            self._params_array(), data["frequency"], data["recency"], data["T"], t
-        )
-        estimate = pd.Series(values, index=index, name="expected_purchases")
-        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
-                       random_state=random_state, progress=progress, fit_summary=fit_summary)
-        return self._with_interval(estimate, "expected_purchases", summary, columns, options, t=t)
-
-    def probability_alive(self, summary=None, *, interval=None, method="asymptotic",
-                          n_draws=1000, n_boot=200, random_state=None, progress=False,
-                          fit_summary=None, **columns):
-        """P(alive at T) for each customer; see :func:`probability_alive`.
-
-        Parameters
-        ----------
-        summary : DataFrame, optional
-        interval, method, n_draws, n_boot, random_state, progress, fit_summary
-            Parameter-uncertainty interval, as in :meth:`expected_purchases`.
-        **columns : array_like
-
-        Returns
-        -------
-        Series or DataFrame
-            Series named ``probability_alive``; with ``interval``, a DataFrame
-            with columns ``probability_alive``, ``probability_alive_lower``,
-            ``probability_alive_upper``.
-        """
-        data, index = self._prediction_data(summary, "probability_alive", **columns)
-        values = probability_alive(
-            self._params_array(), data["frequency"], data["recency"], data["T"]
-        )
-        estimate = pd.Series(values, index=index, name="probability_alive")
-        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
-                       random_state=random_state, progress=progress, fit_summary=fit_summary)
-        return self._with_interval(estimate, "probability_alive", summary, columns, options)
 
     def _predict_with_params(self, quantity, params, data, **kwargs):
         """Predictions at many parameter vectors (the interval hook of ``BaseModel``).

@@ -68,7 +68,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.special import digamma, exprel, gammaln
 
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError
-from clvmodels.models._base import BaseModel, ConditionalCountsMixin, check_is_fitted
+from clvmodels.models._base import BaseModel, PurchaseModelMixin, check_is_fitted
 from clvmodels.models._params import unpack_params
 
 __all__ = [
@@ -1026,7 +1026,7 @@ def expected_residual_transactions(params, frequency, recency, T, discount_rate)
 # ---------------------------------------------------------------------------
 # estimator
 # ---------------------------------------------------------------------------
-class ParetoNBD(ConditionalCountsMixin, BaseModel):
+class ParetoNBD(PurchaseModelMixin, BaseModel):
     """Pareto/NBD model of repeat purchasing (Schmittlein, Morrison & Colombo 1987).
 
     Purchases follow a Poisson process with rate ``lambda ~ Gamma(r, alpha)``
@@ -1073,6 +1073,8 @@ class ParetoNBD(ConditionalCountsMixin, BaseModel):
     _interval_columns = ("frequency", "recency", "T")
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
+    _expected_purchases_function = staticmethod(expected_purchases)
+    _probability_alive_function = staticmethod(probability_alive)
 
     @staticmethod
     def _prepare_data(frequency, recency, T):
@@ -1091,36 +1093,6 @@ class ParetoNBD(ConditionalCountsMixin, BaseModel):
             np.array([2.0, 2.0 * scale, 2.0, 4.0 * mean_T]),
         ]
 
-    def probability_alive(self, summary=None, *, interval=None, method="asymptotic",
-                          n_draws=1000, n_boot=200, random_state=None, progress=False,
-                          fit_summary=None, **columns):
-        """P(alive at T) for each customer of a summary; see :func:`probability_alive`.
-
-        Parameters
-        ----------
-        summary : DataFrame, optional
-            Columns frequency, recency, T (in the model's time unit).
-        interval, method, n_draws, n_boot, random_state, progress, fit_summary
-            Parameter-uncertainty interval, as in :meth:`expected_purchases`.
-        **columns : array_like
-            The same columns by keyword.
-
-        Returns
-        -------
-        Series or DataFrame
-            Series indexed like the summary, named ``probability_alive``; with
-            ``interval``, a DataFrame with columns ``probability_alive``,
-            ``probability_alive_lower``, ``probability_alive_upper``.
-        """
-        data, index = self._prediction_data(summary, "probability_alive", **columns)
-        values = probability_alive(
-            self._params_array(), data["frequency"], data["recency"], data["T"]
-        )
-        estimate = pd.Series(values, index=index, name="probability_alive")
-        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
-                       random_state=random_state, progress=progress, fit_summary=fit_summary)
-        return self._with_interval(estimate, "probability_alive", summary, columns, options)
-
     def _predict_with_params(self, quantity, params, data, **kwargs):
         """Predictions at many parameter vectors (the interval hook of ``BaseModel``).
 
@@ -1133,61 +1105,6 @@ class ParetoNBD(ConditionalCountsMixin, BaseModel):
 
         return paretonbd_draws(quantity, params, data["frequency"], data["recency"],
                                data["T"], **kwargs)
-
-    def expected_purchases(self, summary=None, t=1.0, *, interval=None, method="asymptotic",
-                           n_draws=1000, n_boot=200, random_state=None, progress=False,
-                           fit_summary=None, **columns):
-        """Expected repeat purchases in the next ``t`` time units; see :func:`expected_purchases`.
-
-        Parameters
-        ----------
-        summary : DataFrame, optional
-            Columns frequency, recency, T (in the model's time unit).
-        t : float or array_like, default 1
-            Length of the prediction window in the model's time unit (one value,
-            or one per customer).
-        interval : float in (0, 1), optional
-            Also return a parameter-uncertainty interval at this level (e.g.
-            0.9); it covers the uncertainty of the estimated parameters only,
-            not the customer's own purchase noise (see
-            :mod:`clvmodels.models.uncertainty`).
-        method : {"asymptotic", "bootstrap"}, default "asymptotic"
-            Normal draws of the log-parameters from the fit's covariance, or a
-            bootstrap over customers (needs ``fit_summary``).
-        n_draws, n_boot : int, default 1000, 200
-            Parameter draws (asymptotic) or resamples (bootstrap).
-        random_state : None, int or numpy Generator
-        progress : bool, default False
-            Progress bar of the bootstrap refits.
-        fit_summary : DataFrame, optional
-            The calibration summary the model was fitted on (bootstrap only).
-        **columns : array_like
-            The summary columns by keyword.
-
-        Returns
-        -------
-        Series or DataFrame
-            Indexed like the summary, named ``expected_purchases``; with
-            ``interval``, a DataFrame with columns ``expected_purchases``,
-            ``expected_purchases_lower``, ``expected_purchases_upper``.
-
-        Examples
-        --------
-        >>> model = ParetoNBD.from_params(r=0.553, alpha=10.578, s=0.606, beta=11.669)
-        >>> model.expected_purchases(frequency=[0, 2], recency=[0.0, 30.43], T=[38.86, 38.86], t=39)
-        customer
-        0    0.107081
-        1    1.455123
-        Name: expected_purchases, dtype: float64
-        """
-        data, index = self._prediction_data(summary, "expected_purchases", **columns)
-        values = expected_purchases(
-            self._params_array(), data["frequency"], data["recency"], data["T"], t
-        )
-        estimate = pd.Series(values, index=index, name="expected_purchases")
-        options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,
-                       random_state=random_state, progress=progress, fit_summary=fit_summary)
-        return self._with_interval(estimate, "expected_purchases", summary, columns, options, t=t)
 
     def expected_purchases_new_customer(self, t) -> np.ndarray:
         """Expected repeat purchases of a new customer in ``(0, t]``; see
