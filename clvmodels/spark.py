@@ -103,7 +103,7 @@ except ImportError as exc:  # pragma: no cover - the extra is not installed
     ) from exc
 
 from clvmodels.bundle import ModelBundle
-from clvmodels.data.summary import MONETARY_CHOICES, time_unit_days
+from clvmodels.data.summary import MONETARY_CHOICES, time_unit_days, warn_left_out
 from clvmodels.data.transactions import REFUND_POLICIES, to_timestamp
 from clvmodels.errors import (
     ExcludedCustomersWarning,
@@ -521,22 +521,7 @@ def rfm_summary(
     ).collect()[0]
     n_excluded = int(counts["n_excluded"] or 0)
     n_after = 0 if obs_day is not None else int(counts["n_after"] or 0)
-    if n_excluded:
-        warnings.warn(
-            f"{n_excluded} customer(s) made their first purchase after calibration_end "
-            f"({cal.date()}) and are not in the summary (see "
-            "summary_attrs(summary)['n_excluded_customers']); move calibration_end later to "
-            "include them.",
-            ExcludedCustomersWarning,
-            stacklevel=2,
-        )
-    if n_after:
-        warnings.warn(
-            f"{n_after} transaction day(s) after calibration_end ({cal.date()}) are not in "
-            "the summary; pass observation_end to get them as holdout columns.",
-            ExcludedCustomersWarning,
-            stacklevel=2,
-        )
+    warn_left_out(n_excluded, n_after, cal, "summary_attrs(summary)['n_excluded_customers']")
     attrs = {
         "time_unit": time_unit,
         "time_unit_days": unit_days,

@@ -67,6 +67,30 @@ def _merge_customer_days(key: np.ndarray, amount: np.ndarray | None):
     return key[starts], val
 
 
+def warn_left_out(n_excluded: int, n_after: int, cal: pd.Timestamp, where: str,
+                  stacklevel: int = 3) -> None:
+    """The summary's warnings about what it leaves out (customers and days after the cutoff).
+
+    Shared by :func:`rfm_summary` and the Spark engine, so both say the same thing;
+    ``where`` names where the count of excluded customers can be read.
+    """
+    if n_excluded:
+        warnings.warn(
+            f"{n_excluded} customer(s) made their first purchase after calibration_end "
+            f"({cal.date()}) and are not in the summary (see {where}); move "
+            "calibration_end later to include them.",
+            ExcludedCustomersWarning,
+            stacklevel=stacklevel,
+        )
+    if n_after:
+        warnings.warn(
+            f"{n_after} transaction day(s) after calibration_end ({cal.date()}) are not in "
+            "the summary; pass observation_end to get them as holdout columns.",
+            ExcludedCustomersWarning,
+            stacklevel=stacklevel,
+        )
+
+
 def rfm_summary(
     transactions,
     customer_id: str = "customer_id",
@@ -209,21 +233,7 @@ def rfm_summary(
     summary = pd.DataFrame(data, index=index)
     if n_excluded:
         summary = summary.loc[keep]
-        warnings.warn(
-            f"{n_excluded} customer(s) made their first purchase after calibration_end "
-            f"({cal.date()}) and are not in the summary (see "
-            "summary.attrs['n_excluded_customers']); move calibration_end later to "
-            "include them.",
-            ExcludedCustomersWarning,
-            stacklevel=2,
-        )
-    if n_after:
-        warnings.warn(
-            f"{n_after} transaction day(s) after calibration_end ({cal.date()}) are not in "
-            "the summary; pass observation_end to get them as holdout columns.",
-            ExcludedCustomersWarning,
-            stacklevel=2,
-        )
+    warn_left_out(n_excluded, n_after, cal, "summary.attrs['n_excluded_customers']")
     summary.index.name = v.customer_id_name
     summary.attrs = {
         "time_unit": time_unit,

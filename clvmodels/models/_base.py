@@ -735,16 +735,16 @@ class BaseModel(_Hyperparameters):
 
     @property
     def aic(self) -> float:
-        """Akaike information criterion, ``2k - 2 LL``."""
+        """Akaike information criterion, ``2k - 2 LL`` (k: every estimated parameter)."""
         check_is_fitted(self, "aic")
-        return 2 * len(self._param_names) - 2 * self.log_likelihood_
+        return 2 * len(self.params_) - 2 * self.log_likelihood_
 
     @property
     def bic(self) -> float:
         """Bayesian information criterion, ``k log(n) - 2 LL`` with n the number of customers."""
         check_is_fitted(self, "bic")
         n = self.n_customers_ if self.n_customers_ else float("nan")
-        return len(self._param_names) * math.log(n) - 2 * self.log_likelihood_
+        return len(self.params_) * math.log(n) - 2 * self.log_likelihood_
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Estimates, standard errors and confidence intervals.

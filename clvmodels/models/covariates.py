@@ -1251,19 +1251,6 @@ class _CovariateModel:
         check_is_fitted(self, "coefficients_")
         return self.params_.iloc[4:]
 
-    @property
-    def aic(self) -> float:
-        """Akaike information criterion, ``2k - 2 LL`` (k counts the coefficients)."""
-        check_is_fitted(self, "aic")
-        return 2 * len(self.params_) - 2 * self.log_likelihood_
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion, ``k log(n) - 2 LL``."""
-        check_is_fitted(self, "bic")
-        n = self.n_customers_ if self.n_customers_ else float("nan")
-        return len(self.params_) * math.log(n) - 2 * self.log_likelihood_
-
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Estimates, standard errors, confidence intervals; z and p-values for the coefficients.
 
