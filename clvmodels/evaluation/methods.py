@@ -87,7 +87,11 @@ class ModelMethod(Method):
         check_calibration_summary(summary, self.name)
         cls = _model_class(self.model)
         self.purchase_model_ = cls(penalizer=self.penalizer).fit(summary)
-        self.spend_model_ = None
+        self.spend_model_ = self._fit_spend_model(summary)
+        return self
+
+    def _fit_spend_model(self, summary):
+        """The Gamma-Gamma spend model on the calibration summary (None without one)."""
         if self.spend_model == "gamma_gamma" and "monetary_value" in summary.columns:
             from clvmodels.models.gamma_gamma import GammaGamma
 
@@ -95,12 +99,12 @@ class ModelMethod(Method):
                 # frequency-0 customers cannot inform a spend model: leaving them out of the
                 # Gamma-Gamma fit is the model's definition, not a loss of data.
                 warnings.simplefilter("ignore", ExcludedCustomersWarning)
-                self.spend_model_ = GammaGamma(drop_invalid=True).fit(summary)
-        elif self.spend_model not in ("gamma_gamma", None):
+                return GammaGamma(drop_invalid=True).fit(summary)
+        if self.spend_model not in ("gamma_gamma", None):
             raise InvalidParameterError(
                 f"spend_model={self.spend_model!r}: use 'gamma_gamma' or None."
             )
-        return self
+        return None
 
     def _spend(self, summary) -> np.ndarray:
         if self.spend_model_ is not None:
@@ -228,17 +232,7 @@ class CovariateModelMethod(ModelMethod):
             dropout_covariates=self.dropout_covariates, reference=self.reference,
             penalizer=self.penalizer,
         ).fit(frame)
-        self.spend_model_ = None
-        if self.spend_model == "gamma_gamma" and "monetary_value" in summary.columns:
-            from clvmodels.models.gamma_gamma import GammaGamma
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ExcludedCustomersWarning)
-                self.spend_model_ = GammaGamma(drop_invalid=True).fit(summary)
-        elif self.spend_model not in ("gamma_gamma", None):
-            raise InvalidParameterError(
-                f"spend_model={self.spend_model!r}: use 'gamma_gamma' or None."
-            )
+        self.spend_model_ = self._fit_spend_model(summary)
         return self
 
     def predict(self, summary, horizon):
