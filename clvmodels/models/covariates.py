@@ -209,81 +209,8 @@ def _bgnbd_rows(r, alpha, a, b, rows: _BGRows, grad):
 # ===========================================================================
 # Pareto/NBD with one (alpha, beta) per row
 # ===========================================================================
-def _log_tail_integral_rows(alpha, beta, e_alpha, e_beta, t, grad=False):
-    """``log J`` with ``J = int_t^inf (alpha+tau)^-e_alpha (beta+tau)^-e_beta dtau``, per row.
-
-    The row-wise version of :func:`clvmodels.models.paretonbd._log_tail_integral`
-    (whose ``alpha``, ``beta`` are scalars): the same switch between the power
-    series (``z <= 0.3``), the continued fraction (``z <= 0.99``) and the
-    quadrature plus series (beyond), with ``z = |alpha - beta| / (max(alpha,
-    beta) + t)`` now computed row by row. With ``grad`` also returns the
-    derivatives of ``log J`` with respect to ``(e_alpha, e_beta, alpha, beta)``,
-    shape ``(4, n)``.
-    """
-    swap = alpha < beta
-    big = np.where(swap, beta, alpha)
-    small = np.where(swap, alpha, beta)
-    e_big = np.where(swap, e_beta, e_alpha)
-    e_small = np.where(swap, e_alpha, e_beta)
-    gap = big - small
-    spread = gap > 0
-    safe_gap = np.where(spread, gap, 1.0)
-    t_cf = np.where(spread, safe_gap / _pnbd._Z_CF - big, -np.inf)
-    t_split = np.where(spread, safe_gap / _pnbd._Z_QUAD - big, -np.inf)
-    use_cf = (t < t_cf) & (t >= t_split)
-    quad = t < t_split
-    n = t.shape[0]
-    log_J = np.empty(n)
-    d = np.empty((4, n)) if grad else None
-    for rows, cf in ((~use_cf, False), (use_cf, True)):
-        if not np.any(rows):
-            continue
-        t_here = t[rows] if cf else np.maximum(t[rows], t_cf[rows])
-        A, B = big[rows] + t_here, small[rows] + t_here
-        ea, eb = e_big[rows], e_small[rows]
-        log_S, dS = (_pnbd._cf_log_S if cf else _pnbd._series_log_S)(ea, eb, (A - B) / A, grad)
-        log_J[rows], d_rows = _pnbd._assemble_log_J(ea, eb, A, B, log_S, dS, grad)
-        if grad:
-            d[:, rows] = d_rows
-    if np.any(quad):
-        qa = e_big[quad][:, None]
-        qb = e_small[quad][:, None]
-        g = gap[quad]
-        log_gap = np.log(g)[:, None]
-        lo = np.log(small[quad] + t[quad])
-        hi = np.log(g / _pnbd._Z_CF - g)
-
-        def log_f(u):
-            return (1.0 - qb) * u - qa * np.logaddexp(log_gap, u)
-
-        def dlog_f(u):
-            return (1.0 - qb) - qa / (1.0 + np.exp(log_gap - u))
-
-        u, log_w = _pnbd._log_concave_nodes(log_f, dlog_f, lo, hi)
-        log_terms = log_f(u) + log_w
-        log_tail = log_J[quad]
-        top = np.maximum(log_terms.max(axis=1), log_tail)
-        w_nodes = np.exp(log_terms - top[:, None])
-        w_tail = np.exp(log_tail - top)
-        total = w_nodes.sum(axis=1) + w_tail
-        log_J[quad] = top + np.log(total)
-        if grad:
-            log_big = np.logaddexp(log_gap, u)
-            g_nodes = np.stack([
-                -(w_nodes * log_big).sum(axis=1),
-                -(w_nodes * u).sum(axis=1),
-                -(w_nodes * qa * np.exp(-log_big)).sum(axis=1),
-                -(w_nodes * qb * np.exp(-u)).sum(axis=1),
-            ])
-            d[:, quad] = (g_nodes + w_tail * d[:, quad]) / total
-    if not grad:
-        return log_J, None
-    return log_J, np.stack([
-        np.where(swap, d[1], d[0]),
-        np.where(swap, d[0], d[1]),
-        np.where(swap, d[3], d[2]),
-        np.where(swap, d[2], d[3]),
-    ])
+#: Per-row ``alpha``, ``beta`` are handled by the Pareto/NBD module's own integral.
+_log_tail_integral_rows = _pnbd._log_tail_integral
 
 
 @dataclass

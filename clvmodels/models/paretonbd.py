@@ -433,22 +433,26 @@ def _log_concave_nodes(log_f, dlog_f, lo, hi):
 def _log_tail_integral(alpha, beta, e_alpha, e_beta, t, grad=False):
     """``log J`` with ``J = int_t^inf (alpha+tau)^-e_alpha (beta+tau)^-e_beta dtau``.
 
-    ``alpha``, ``beta`` scalars; ``e_alpha``, ``e_beta``, ``t`` 1-D arrays with
-    ``e_alpha + e_beta > 1``. With ``grad`` also returns an array ``(4, n)`` of the
+    ``e_alpha``, ``e_beta``, ``t`` 1-D arrays with ``e_alpha + e_beta > 1``;
+    ``alpha``, ``beta`` scalars or one value per row (the covariate models give
+    each customer their own). ``z = |alpha - beta| / (max(alpha, beta) + t)``
+    chooses, row by row, the power series (``z <= _Z_CF``), the continued
+    fraction (up to ``_Z_QUAD``) or quadrature from ``t`` to where ``z = _Z_CF``
+    plus the series. With ``grad`` also returns an array ``(4, n)`` of the
     partial derivatives of ``log J`` with respect to ``(e_alpha, e_beta, alpha, beta)``.
     """
-    if alpha >= beta:
-        big, small, e_big, e_small = alpha, beta, e_alpha, e_beta
-    else:
-        big, small, e_big, e_small = beta, alpha, e_beta, e_alpha
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=float), t.shape)
+    beta = np.broadcast_to(np.asarray(beta, dtype=float), t.shape)
+    swap = alpha < beta
+    big = np.where(swap, beta, alpha)
+    small = np.where(swap, alpha, beta)
+    e_big = np.where(swap, e_beta, e_alpha)
+    e_small = np.where(swap, e_alpha, e_beta)
     gap = big - small
-    # z(t) = gap / (big + t): the series where z <= _Z_CF, the continued fraction up to
-    # _Z_QUAD, beyond it quadrature from t to the point t_cf where z = _Z_CF plus the series
-    if gap > 0:
-        t_cf = gap / _Z_CF - big
-        t_split = gap / _Z_QUAD - big
-    else:
-        t_cf = t_split = -np.inf
+    spread = gap > 0
+    safe_gap = np.where(spread, gap, 1.0)
+    t_cf = np.where(spread, safe_gap / _Z_CF - big, -np.inf)
+    t_split = np.where(spread, safe_gap / _Z_QUAD - big, -np.inf)
     use_cf = (t < t_cf) & (t >= t_split)
     quad = t < t_split
     n = t.shape[0]
@@ -457,21 +461,20 @@ def _log_tail_integral(alpha, beta, e_alpha, e_beta, t, grad=False):
     for rows, cf in ((~use_cf, False), (use_cf, True)):
         if not np.any(rows):
             continue
-        t_here = np.maximum(t[rows], t_cf) if not cf else t[rows]
-        A, B = big + t_here, small + t_here
+        t_here = t[rows] if cf else np.maximum(t[rows], t_cf[rows])
+        A, B = big[rows] + t_here, small[rows] + t_here
         ea, eb = e_big[rows], e_small[rows]
         log_S, dS = (_cf_log_S if cf else _series_log_S)(ea, eb, (A - B) / A, grad)
         log_J[rows], d_rows = _assemble_log_J(ea, eb, A, B, log_S, dS, grad)
         if grad:
             d[:, rows] = d_rows
-    quad = t < t_split
     if np.any(quad):
         qa = e_big[quad][:, None]
         qb = e_small[quad][:, None]
-        log_gap = np.log(gap)
-        # u = log(small + tau): small + tau = e^u, big + tau = gap + e^u, dtau = e^u du
-        lo = np.log(small + t[quad])
-        hi = np.full(lo.shape, np.log(gap / _Z_CF - gap))
+        g = gap[quad]
+        log_gap = np.log(g)[:, None]
+        lo = np.log(small[quad] + t[quad])
+        hi = np.log(g / _Z_CF - g)
 
         def log_f(u):
             return (1.0 - qb) * u - qa * np.logaddexp(log_gap, u)
@@ -498,11 +501,12 @@ def _log_tail_integral(alpha, beta, e_alpha, e_beta, t, grad=False):
             d[:, quad] = (g_nodes + w_tail * d[:, quad]) / total
     if not grad:
         return log_J, None
-    if alpha >= beta:
-        d_ea, d_eb, d_alpha, d_beta = d
-    else:
-        d_eb, d_ea, d_beta, d_alpha = d
-    return log_J, np.stack([d_ea, d_eb, d_alpha, d_beta])
+    return log_J, np.stack([
+        np.where(swap, d[1], d[0]),
+        np.where(swap, d[0], d[1]),
+        np.where(swap, d[3], d[2]),
+        np.where(swap, d[2], d[3]),
+    ])
 
 
 class _Prepared(NamedTuple):
