@@ -660,12 +660,16 @@ class BaseModel(_Hyperparameters):
         self.params_ = pd.Series(
             result.params, index=pd.Index(names, name="parameter"), name="estimate"
         )
+        self.covariance_ = pd.DataFrame(result.covariance, index=names, columns=names)
+        self._covariance_log = np.array(result.covariance_log, dtype=float)
+        self._set_fit_facts(result)
+
+    def _set_fit_facts(self, result: FitResult) -> None:
+        """Log-likelihood, customer count, convergence and ``fit_info_`` from a fit."""
         self.log_likelihood_ = float(result.log_likelihood)
         total = result.n_observations
         self.n_customers_ = int(total) if float(total).is_integer() else float(total)
         self.converged_ = bool(result.converged)
-        self.covariance_ = pd.DataFrame(result.covariance, index=names, columns=names)
-        self._covariance_log = np.array(result.covariance_log, dtype=float)
         self.fit_info_ = {
             "message": result.message,
             "n_iterations": result.n_iterations,

@@ -448,6 +448,28 @@ _FUNCTIONS = {
 }
 
 
+def counts_in_summary_order(counts, summary, index: pd.Index) -> np.ndarray:
+    """One purchase count per summary row, as floats: a Series is aligned on the
+    summary's customers (a missing customer is an error), anything else must have one
+    value per row."""
+    if isinstance(counts, pd.Series) and isinstance(summary, pd.DataFrame):
+        if not counts.index.equals(index):
+            missing = index.difference(counts.index)
+            if missing.size:
+                raise InvalidSummaryError(
+                    f"counts has no value for {missing.size} customer(s) of the summary (first: "
+                    f"{missing[0]!r}); give one count per summary row."
+                )
+            counts = counts.reindex(index)
+    counts = np.asarray(counts, dtype=float)
+    if counts.ndim != 1 or counts.size != len(index):
+        raise InvalidSummaryError(
+            f"counts has shape {counts.shape} but the summary has {len(index)} customers; give "
+            "one purchase count per customer."
+        )
+    return counts
+
+
 def log_conditional_pmf(model, summary, counts, t) -> np.ndarray:
     """Log-probability of each customer's purchase count in ``(T, T + t]`` under a fitted model.
 
@@ -491,21 +513,7 @@ def log_conditional_pmf(model, summary, counts, t) -> np.ndarray:
         )
     check_is_fitted(model, "conditional_log_probability_of_purchases")
     data, index = model._prediction_data(summary, "conditional_log_probability_of_purchases")
-    if isinstance(counts, pd.Series) and isinstance(summary, pd.DataFrame):
-        if not counts.index.equals(index):
-            missing = index.difference(counts.index)
-            if missing.size:
-                raise InvalidSummaryError(
-                    f"counts has no value for {missing.size} customer(s) of the summary (first: "
-                    f"{missing[0]!r}); give one count per summary row."
-                )
-            counts = counts.reindex(index)
-    counts = np.asarray(counts, dtype=float)
-    if counts.ndim != 1 or counts.size != len(index):
-        raise InvalidSummaryError(
-            f"counts has shape {counts.shape} but the summary has {len(index)} customers; give "
-            "one purchase count per customer."
-        )
+    counts = counts_in_summary_order(counts, summary, index)
     if isinstance(t, pd.Series):
         t = t.reindex(index) if isinstance(summary, pd.DataFrame) else t
     t = np.asarray(t, dtype=float)

@@ -1110,23 +1110,8 @@ class _CovariateModel:
                                         columns=list(names))
         self._covariance_log = cov_log
         self.covariate_encoding_ = encoding
-        self.log_likelihood_ = float(result.log_likelihood)
-        total = result.n_observations
-        self.n_customers_ = int(total) if float(total).is_integer() else float(total)
-        self.converged_ = bool(result.converged)
-        self.fit_info_ = {
-            "message": result.message,
-            "n_iterations": result.n_iterations,
-            "n_evaluations": result.n_evaluations,
-            "gradient_norm": result.gradient_norm,
-            "n_starts": result.n_starts,
-            "start_log_likelihoods": list(result.start_log_likelihoods),
-            "n_unique_rows": result.n_unique,
-            "hessian_ok": result.hessian_ok,
-            "at_bound": list(result.at_bound),
-            "penalizer": result.penalizer,
-            "log_likelihood_without_covariates": base_ll,
-        }
+        self._set_fit_facts(result)
+        self.fit_info_["log_likelihood_without_covariates"] = base_ll
         unit = summary.attrs.get("time_unit") if isinstance(summary, pd.DataFrame) else None
         self.time_unit_ = None if unit is None else str(unit)
         return self
@@ -1486,19 +1471,7 @@ class _CovariateModel:
         """
         data, index, p = self._individual_data(
             summary, "conditional_log_probability_of_purchases", {})
-        if isinstance(counts, pd.Series) and isinstance(summary, pd.DataFrame):
-            missing = index.difference(counts.index)
-            if missing.size:
-                raise InvalidSummaryError(
-                    f"counts has no value for {missing.size} customer(s) of the summary (first: "
-                    f"{missing[0]!r}); give one count per summary row."
-                )
-            counts = counts.reindex(index)
-        counts = np.asarray(counts, dtype=float)
-        if counts.ndim != 1 or counts.size != len(index):
-            raise InvalidSummaryError(
-                f"counts has shape {counts.shape} but the summary has {len(index)} customers."
-            )
+        counts = _cpmf.counts_in_summary_order(counts, summary, index)
         bad = ~np.isfinite(counts) | (counts < 0) | (counts != np.round(counts))
         if np.any(bad):
             raise InvalidParameterError(
