@@ -292,8 +292,7 @@ def test_contract(case, check, tmp_path, recwarn):
 
 
 def test_every_registered_model_has_a_case():
-    from clvmodels.models._base import MODEL_REGISTRY
-    from clvmodels.models.io import _find_model_class
+    from clvmodels.models.registry import model_specs
 
-    _find_model_class("BGNBD")  # imports every model module
-    assert set(MODEL_REGISTRY) <= {case.model._model_type for case in CASES}
+    classes = {spec.model_class() for spec in model_specs()}
+    assert classes <= {case.model for case in CASES}

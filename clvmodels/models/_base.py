@@ -91,11 +91,11 @@ from clvmodels.models._fit import (
     fit_maximum_likelihood,
     summary_table,
 )
+from clvmodels.models.registry import spec_for
 
 __all__ = [
     "BaseModel",
     "ConditionalCountsMixin",
-    "MODEL_REGISTRY",
     "FORMAT_VERSION",
     "validate_data",
     "check_is_fitted",
@@ -103,9 +103,6 @@ __all__ = [
 
 #: Version of the JSON layout written by :meth:`BaseModel.save`.
 FORMAT_VERSION = 1
-
-#: model type name -> class, filled in when a subclass defines ``_model_type``.
-MODEL_REGISTRY: dict[str, type[BaseModel]] = {}
 
 _SHOW = 5  # rows shown in an error message
 
@@ -551,11 +548,6 @@ class BaseModel(_Hyperparameters):
     #: BG/NBD rows in one chunk, so quantities that depend on (x, T) only are computed once.
     _interval_columns: ClassVar[tuple[str, ...] | None] = None
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("_model_type"):
-            MODEL_REGISTRY[cls._model_type] = cls
-
     def __init__(self, penalizer: float = 0.0, n_starts: int = 3):
         self.penalizer = penalizer
         self.n_starts = n_starts
@@ -964,7 +956,8 @@ class BaseModel(_Hyperparameters):
         info = {k: _json_safe(v) for k, v in self.fit_info_.items()}
         return {
             "format_version": FORMAT_VERSION,
-            "model_type": self._model_type,
+            "model_type": spec_for(self).class_name,
+            "model": spec_for(self).key,
             "package": "clvmodels",
             "package_version": __version__,
             "param_names": list(self._param_names),

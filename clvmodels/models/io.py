@@ -1,8 +1,8 @@
 """Reading saved models back (the JSON written by ``BaseModel.save``).
 
 :func:`load_model` validates the whole file before building anything: the
-format version, the model type (any model class under ``clvmodels/models/``
-registers itself), parameter names, finite positive parameter values, a
+format version, the model type (a key or class name of
+:mod:`clvmodels.models.registry`), parameter names, finite positive parameter values, a
 finite symmetric covariance of the right shape, the time unit and the
 hyperparameters. Every problem raises :class:`~clvmodels.errors.ModelFileError`
 saying what is wrong and where. There is no pickle anywhere.
@@ -20,16 +20,15 @@ np.float64(4.414)
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import os
-import pkgutil
 
 import numpy as np
 
-from clvmodels.errors import ModelFileError
-from clvmodels.models._base import FORMAT_VERSION, MODEL_REGISTRY, BaseModel
+from clvmodels.errors import InvalidParameterError, ModelFileError
+from clvmodels.models._base import FORMAT_VERSION, BaseModel
+from clvmodels.models.registry import get_spec, model_specs
 
 __all__ = ["load_model", "model_from_dict"]
 
@@ -37,22 +36,16 @@ _KNOWN_UNITS = {"D", "W", "M", "Y"}
 
 
 def _find_model_class(model_type: str) -> type[BaseModel]:
-    if model_type not in MODEL_REGISTRY:
-        # import every module of clvmodels.models so that all model classes register themselves
-        import clvmodels.models as package
-
-        for info in pkgutil.iter_modules(package.__path__):
-            if not info.name.startswith("_") and info.name != "io":
-                try:
-                    importlib.import_module(f"clvmodels.models.{info.name}")
-                except ImportError:  # an optional model with a missing dependency
-                    continue
-    if model_type not in MODEL_REGISTRY:
+    """The class of a saved model, by its registry key or the class name older files carry."""
+    try:
+        spec = get_spec(model_type)
+    except InvalidParameterError:
+        known = sorted(s.class_name for s in model_specs())
         raise ModelFileError(
             f"unknown model type {model_type!r}; this version of clvmodels knows "
-            f"{sorted(MODEL_REGISTRY)}. The file may come from a newer clvmodels."
-        )
-    return MODEL_REGISTRY[model_type]
+            f"{known}. The file may come from a newer clvmodels."
+        ) from None
+    return spec.model_class()
 
 
 def _is_number(value) -> bool:
