@@ -22,12 +22,10 @@ from scipy.special import betainc
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError, NotFittedError
 from clvmodels.models import bgnbd, mbgnbd, paretonbd
 from clvmodels.models.bgnbd import BGNBD
-from clvmodels.models.conditional_pmf import (
-    log_conditional_pmf,
-    log_conditional_pmf_bgnbd,
-    log_conditional_pmf_mbgnbd,
-    log_conditional_pmf_paretonbd,
-)
+from clvmodels.models.bgnbd import log_conditional_pmf as log_conditional_pmf_bgnbd
+from clvmodels.models.conditional_pmf import log_conditional_pmf
+from clvmodels.models.mbgnbd import log_conditional_pmf as log_conditional_pmf_mbgnbd
+from clvmodels.models.paretonbd import log_conditional_pmf as log_conditional_pmf_paretonbd
 from clvmodels.models.mbgnbd import MBGNBD
 from clvmodels.models.paretonbd import ParetoNBD
 

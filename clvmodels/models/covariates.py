@@ -111,11 +111,13 @@ from clvmodels.errors import (
     InvalidSummaryError,
     ModelFileError,
 )
+from clvmodels.models import bgnbd as _bgnbd
 from clvmodels.models import conditional_pmf as _cpmf
 from clvmodels.models import paretonbd as _pnbd
-from clvmodels.models._base import _SHOW, check_is_fitted, validate_data
+from clvmodels.models._checks import _SHOW, check_is_fitted, customer_arrays, validate_data
 from clvmodels.models._fit import compress, fit_maximum_likelihood
-from clvmodels.models.bgnbd import BGNBD, _alive_purchases, log_beta, log_gamma_ratio
+from clvmodels.models._special import combine_alive_dead, log1mexp, log_nb_tail
+from clvmodels.models.bgnbd import BGNBD, alive_purchases, log_beta, log_gamma_ratio
 from clvmodels.models.paretonbd import ParetoNBD
 
 __all__ = [
@@ -210,7 +212,7 @@ def _bgnbd_rows(r, alpha, a, b, rows: _BGRows, grad):
 # Pareto/NBD with one (alpha, beta) per row
 # ===========================================================================
 #: Per-row ``alpha``, ``beta`` are handled by the Pareto/NBD module's own integral.
-_log_tail_integral_rows = _pnbd._log_tail_integral
+_log_tail_integral_rows = _pnbd.log_tail_integral
 
 
 @dataclass
@@ -355,7 +357,7 @@ def _summary_arrays(frequency, recency, T, weights, check):
 
 
 def _bg_check(frequency, recency, T):
-    return _cpmf._bg_check(frequency, recency, T)
+    return customer_arrays(frequency, recency, T)
 
 
 def bgnbd_log_likelihood_rows(params, frequency, recency, T, purchase_design=None,
@@ -467,7 +469,7 @@ def paretonbd_log_likelihood_rows(params, frequency, recency, T, purchase_design
     >>> np.round(rows, 4)  # equal to Pareto/NBD's with a zero coefficient
     array([-0.521 , -9.5543])
     """
-    x, tx, T_, _ = _summary_arrays(frequency, recency, T, None, _pnbd._check_data)
+    x, tx, T_, _ = _summary_arrays(frequency, recency, T, None, customer_arrays)
     Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
     base, gp, gd = _split_params(params, Zp.shape[1], Zd.shape[1], "Pareto/NBD")
     r, alpha, s, beta = _pnbd_individual(base, gp, gd, Zp, Zd)
@@ -499,7 +501,7 @@ def paretonbd_loglik_and_gradient(params, frequency, recency, T, purchase_design
     -------
     (float, ndarray)
     """
-    x, tx, T_, w = _summary_arrays(frequency, recency, T, weights, _pnbd._check_data)
+    x, tx, T_, w = _summary_arrays(frequency, recency, T, weights, customer_arrays)
     Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
     base, gp, gd = _split_params(params, Zp.shape[1], Zd.shape[1], "Pareto/NBD")
     rows = _ParetoRows.build(x, tx, T_, _pattern_codes(np.column_stack([Zp, Zd])))
@@ -544,19 +546,19 @@ def bgnbd_expected_purchases(r, alpha, a, b, frequency, recency, T, t) -> np.nda
 
     ``P(alive)`` times the expected purchases of an alive customer with updated
     parameters ``(r + x, alpha_i + T, a_i, b_i + x)``, by the quadrature of
-    :func:`clvmodels.models.bgnbd._alive_purchases`, on the distinct rows.
+    :func:`clvmodels.models.bgnbd.alive_purchases`, on the distinct rows.
     """
     r, alpha, a, b, x, tx, T, t = _rows(r, alpha, a, b, frequency, recency, T, t)
     alive = np.exp(-np.logaddexp(0.0, _bg_log_odds_dead(r, alpha, a, b, x, tx, T)))
     packed = compress([x, T, t, alpha, a, b, r])
     ux, uT, ut, ua, uA, uB, ur = packed.columns
-    per_alive = _alive_purchases(ur + ux, ua + uT, uA, uB + ux, ut)[packed.inverse]
+    per_alive = alive_purchases(ur + ux, ua + uT, uA, uB + ux, ut)[packed.inverse]
     return alive * per_alive
 
 
 def _bg_expected_new(r, alpha, a, b, t):
     alpha, a, b, t = _rows(alpha, a, b, t)
-    return _alive_purchases(np.full(t.shape, r), alpha, a, b, t)
+    return alive_purchases(np.full(t.shape, r), alpha, a, b, t)
 
 
 def _log_pmf_bgnbd_new_rows(r, alpha, a, b, n, t):
@@ -570,7 +572,7 @@ def _log_pmf_bgnbd_new_rows(r, alpha, a, b, n, t):
     has = n > 0
     if np.any(has):
         second[has] = (log_beta(a[has] + 1.0, b[has] + n[has] - 1.0) - log_b_ab[has]
-                       + _cpmf._log_nb_tail(n[has], r[has], np.exp(log_z[has])))
+                       + log_nb_tail(n[has], r[has], np.exp(log_z[has])))
     return np.logaddexp(first, second)
 
 
@@ -591,7 +593,7 @@ def bgnbd_log_conditional_pmf(r, alpha, a, b, n, frequency, recency, T, t) -> np
         log_new[pos] = _log_pmf_bgnbd_new_rows(
             r + x[pos], alpha[pos] + T[pos], a[pos], b[pos] + x[pos], n[pos], t[pos]
         )
-    return _cpmf._combine(log_alive, log_dead, log_new, n)
+    return combine_alive_dead(log_alive, log_dead, log_new, n)
 
 
 def _pnbd_alive_dead(r, alpha, s, beta, x, tx, T, pattern, want_dead):
@@ -608,7 +610,7 @@ def _pnbd_alive_dead(r, alpha, s, beta, x, tx, T, pattern, want_dead):
         alpha[h], beta[h], _at(r, h) + x[h], np.broadcast_to(_at(s, h) + 1.0, h.shape), T[h]
     )[0][rows.h_index]
     log_Jtx = log_G - np.log(s)
-    log_dead = log_G + _cpmf._log1mexp(np.minimum(log_JT - log_Jtx, 0.0)) - log_total
+    log_dead = log_G + log1mexp(np.minimum(log_JT - log_Jtx, 0.0)) - log_total
     return log_alive, log_dead
 
 
@@ -650,7 +652,7 @@ def _pnbd_expected(r, alpha, s, beta, x, tx, T, t, pattern):
         rp, al, sp, be, xp, Tp = r[pos], alpha[pos], s[pos], beta[pos], x[pos], T[pos]
         log_alive, _ = _pnbd_alive_dead(rp, al, sp, be, xp, tx[pos], Tp, pattern[pos], False)
         log_rate = np.log(rp + xp) - np.log(al + Tp)
-        log_life = _pnbd._log_mean_lifetime_window(sp, be + Tp, t[pos])
+        log_life = _pnbd.log_mean_lifetime_window(sp, be + Tp, t[pos])
         out[pos] = np.exp(log_alive + log_rate + log_life)
     return out
 
@@ -667,10 +669,10 @@ def paretonbd_log_conditional_pmf(r, alpha, s, beta, n, frequency, recency, T, t
     pos = t > 0
     log_new[~pos & (n > 0)] = -np.inf
     if np.any(pos):
-        log_new[pos] = _cpmf._log_pmf_paretonbd_new(
+        log_new[pos] = _pnbd.log_pmf_new_customer_rows(
             r + x[pos], alpha[pos] + T[pos], s, beta[pos] + T[pos], n[pos], t[pos]
         )
-    return _cpmf._combine(log_alive, log_dead, log_new, n)
+    return combine_alive_dead(log_alive, log_dead, log_new, n)
 
 
 # ===========================================================================
@@ -1629,11 +1631,10 @@ class _CovariateModel:
                 # the alive customer's expectation at (r + x, alpha_i + T, a_i, b_i + x), by
                 # the interval machinery's vectorised kernel (closed form / series, spot-checked
                 # against the quadrature), in its (rows, draws) layout
-                from clvmodels.models.uncertainty import _alive_purchases_fast
 
                 shape = (n_draws, n)
                 t = np.broadcast_to(np.asarray(kwargs["t"], dtype=float), shape)
-                per_alive = _alive_purchases_fast(
+                per_alive = _bgnbd.alive_purchases_fast(
                     (r.reshape(shape) + x).T, (alpha.reshape(shape) + T).T,
                     second.reshape(shape).T, (fourth.reshape(shape) + x).T, t.T,
                 )
@@ -1708,7 +1709,7 @@ class _CovariateModel:
             out = np.zeros(t.shape)
             pos = t > 0
             out[pos] = r / alpha[pos] * np.exp(
-                _pnbd._log_mean_lifetime_window(s, beta[pos], t[pos]))
+                _pnbd.log_mean_lifetime_window(s, beta[pos], t[pos]))
             return out
         return _bg_expected_new(*p, t)
 
@@ -1736,7 +1737,8 @@ class _CovariateModel:
         if self._kind == "paretonbd":
             r, alpha, s, beta = p
             alpha, beta, n, t = _rows(alpha, beta, n, t)
-            return np.exp(_cpmf._log_pmf_paretonbd_new(np.full(n.shape, r), alpha, s, beta, n, t))
+            return np.exp(_pnbd.log_pmf_new_customer_rows(np.full(n.shape, r), alpha, s, beta,
+                                                          n, t))
         r, alpha, a, b = p
         alpha, a, b, n, t = _rows(alpha, a, b, n, t)
         return np.exp(_log_pmf_bgnbd_new_rows(np.full(n.shape, r), alpha, a, b, n, t))
@@ -1853,7 +1855,7 @@ def _paretonbd_dert(r, alpha, s, beta, frequency, recency, T, discount_rate):
     log_alive, _ = _pnbd_alive_dead(r, alpha, s, beta, x, tx, T, _pattern_of(alpha, beta),
                                     False)
     packed = compress([beta + T])
-    log_life = _pnbd._log_discounted_lifetime(s, packed.columns[0],
+    log_life = _pnbd.log_discounted_lifetime(s, packed.columns[0],
                                               float(discount_rate))[packed.inverse]
     return np.exp(log_alive + np.log(r + x) - np.log(alpha + T) + log_life)
 
