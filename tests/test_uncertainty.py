@@ -31,12 +31,12 @@ from clvmodels.models import bgnbd, gamma_gamma, mbgnbd, paretonbd
 from clvmodels.models._base import BaseModel
 from clvmodels.models.bgbb import BGBB
 from clvmodels.models.bgnbd import BGNBD
+from clvmodels.models.bgnbd import alive_purchases_fast as _alive_purchases_fast
 from clvmodels.models.clv import customer_lifetime_value
 from clvmodels.models.gamma_gamma import GammaGamma
+from clvmodels.models.gamma_gamma import expected_spend_draws as gamma_gamma_draws
 from clvmodels.models.mbgnbd import MBGNBD
 from clvmodels.models.paretonbd import ParetoNBD
-from clvmodels.models.bgnbd import alive_purchases_fast as _alive_purchases_fast
-from clvmodels.models.gamma_gamma import expected_spend_draws as gamma_gamma_draws
 from clvmodels.models.paretonbd import predict_draws as paretonbd_draws
 from clvmodels.models.uncertainty import (
     bootstrap_parameters,

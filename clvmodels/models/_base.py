@@ -328,7 +328,6 @@ class BaseModel(_Hyperparameters):
         Time unit of the fitted summary (``summary.attrs["time_unit"]``).
     """
 
-    _model_type: ClassVar[str] = ""
     _param_names: ClassVar[tuple[str, ...]] = ()
     _data_columns: ClassVar[tuple[str, ...]] = ()
     _integer_columns: ClassVar[tuple[str, ...]] = ()

@@ -788,7 +788,6 @@ class BGNBD(PurchaseModelMixin, BaseModel):
     ['estimate', 'std_error', 'ci_lower', 'ci_upper']
     """
 
-    _model_type = "BGNBD"
     _param_names = PARAM_NAMES
     _data_columns = ("frequency", "recency", "T")
     _integer_columns = ("frequency",)

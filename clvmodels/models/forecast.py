@@ -41,7 +41,7 @@ import pandas as pd
 
 from clvmodels.data._random import check_random_state
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError, UnitMismatchError
-from clvmodels.models.registry import get_spec, model_keys
+from clvmodels.models.registry import get_spec, model_keys, spec_for
 
 __all__ = ["forecast_customer_base", "simulate_customer_base"]
 
@@ -50,8 +50,16 @@ _BATCH_CUSTOMERS = 4_000_000
 
 
 def _check_simulable(model) -> None:
-    """A purchase model the forecast can simulate: it has the ``_simulate_alive_purchases`` hook."""
-    if getattr(type(model), "_simulate_alive_purchases", None) is None:
+    """A purchase model the forecast can simulate: the registry says so and it has the hook.
+
+    The capability comes from :mod:`clvmodels.models.registry` (a covariate model inherits
+    its base model's hook but is not simulated: the hook ignores the covariates).
+    """
+    try:
+        capable = spec_for(model).forecast
+    except InvalidParameterError:  # not a registered model
+        capable = False
+    if not capable or getattr(type(model), "_simulate_alive_purchases", None) is None:
         shown = [get_spec(k).display_name for k in model_keys(forecast=True)]
         names = ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
         raise InvalidParameterError(

@@ -622,7 +622,6 @@ class GammaGamma(BaseModel):
     [24.65, 18.91, 35.17]
     """
 
-    _model_type = "GammaGamma"
     _param_names = PARAM_NAMES
     _data_columns = ("frequency", "monetary_value")
     _integer_columns = ("frequency",)

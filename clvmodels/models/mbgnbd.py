@@ -419,7 +419,6 @@ class MBGNBD(PurchaseModelMixin, BaseModel):
     ['r', 'alpha', 'a', 'b']
     """
 
-    _model_type = "MBGNBD"
     _param_names = PARAM_NAMES
     _data_columns = ("frequency", "recency", "T")
     _integer_columns = ("frequency",)

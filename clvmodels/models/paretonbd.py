@@ -1141,7 +1141,6 @@ class ParetoNBD(PurchaseModelMixin, BaseModel):
     ['estimate', 'std_error', 'ci_lower', 'ci_upper']
     """
 
-    _model_type = "ParetoNBD"
     _param_names = PARAM_NAMES
     _data_columns = ("frequency", "recency", "T")
     _integer_columns = ("frequency",)
