@@ -3,14 +3,15 @@
 How a model plugs in
 --------------------
 A model is a module with pure functions (log-likelihood, analytic gradient,
-predictions) and a thin class that subclasses :class:`BaseModel` and fills in
-a few class attributes and two hooks. :mod:`clvmodels.models.bgnbd` is the
-worked example to copy. The complete list:
-
-``_model_type`` (str)
-    Unique name written into saved files, e.g. ``"BGNBD"``. Setting it
-    registers the class, so :func:`clvmodels.models.io.load_model` can find
-    it (any module under ``clvmodels/models/`` is found automatically).
+predictions, conditional PMF, draw kernels, simulation) and a thin class that
+subclasses :class:`BaseModel` and fills in a few class attributes and hooks; one
+:class:`~clvmodels.models.registry.ModelSpec` line in
+:mod:`clvmodels.models.registry` gives it its key, display name and capabilities
+(``CONTRIBUTING.md`` at the repository's root is the step-by-step guide).
+:mod:`clvmodels.models.bgnbd` is the worked example to copy; a continuous-time
+purchase model gets its predictions, interval kernel, forecast step and
+new-customer quantities from :class:`PurchaseModelMixin` by naming its module's
+functions. The complete list:
 ``_param_names`` (tuple of str)
     Parameter names in the order of the ``params`` arrays the pure functions
     take, e.g. ``("r", "alpha", "a", "b")``. All parameters must be positive
