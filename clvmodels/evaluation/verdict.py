@@ -154,7 +154,14 @@ class _Method:
         self._a = actual
 
 
-def _metric_values(name: str, W: np.ndarray, a: np.ndarray, m: _Method, best_gini) -> np.ndarray:
+def _metric_values(name: str, W: np.ndarray, a: np.ndarray, m: _Method, shared: dict
+                   ) -> np.ndarray:
+    """One metric of one method on each resample (rows of ``W``).
+
+    ``shared`` caches what all methods of a chunk of resamples share: ``"actual_ranking"``
+    (the customers sorted by their actual value, once per call), and per chunk the
+    normalising Gini of the actual ranking and the actual values' resample ranks.
+    """
     N = W.sum(axis=1)
     if name == "rmse":
         return np.sqrt((W * (m.p - a) ** 2).sum(axis=1) / N)
@@ -168,14 +175,16 @@ def _metric_values(name: str, W: np.ndarray, a: np.ndarray, m: _Method, best_gin
             pct = np.where(sa > 0, 100.0 * (sp - sa) / sa, np.nan)
         return np.abs(pct) if name == "abs_total_error_pct" else pct
     if name == "gini":
+        if "best_gini" not in shared:
+            shared["best_gini"] = _gini_raw(W, a, shared["actual_ranking"])
         with np.errstate(divide="ignore", invalid="ignore"):
-            return _gini_raw(W, a, m.rank) / best_gini
+            return _gini_raw(W, a, m.rank) / shared["best_gini"]
     if name in ("top10_capture", "top20_capture"):
         return _capture(W, a, m.rank, 0.1 if name == "top10_capture" else 0.2)
     if name == "spearman":
-        actual_rank = _weighted_ranks(W, _Ranking(a))
-        predicted_rank = _weighted_ranks(W, m.rank)
-        return _weighted_pearson(W, actual_rank, predicted_rank)
+        if "actual_ranks" not in shared:
+            shared["actual_ranks"] = _weighted_ranks(W, shared["actual_ranking"])
+        return _weighted_pearson(W, shared["actual_ranks"], _weighted_ranks(W, m.rank))
     column = BOOTSTRAP_METRICS[name][1]
     values = m.scores.get(column) if m.scores else None
     if values is None:
@@ -260,11 +269,11 @@ def paired_bootstrap(predictions, actual, *, metrics=("rmse", "abs_total_error_p
         s = scores.get(name, {})
         methods.append(_Method(col, a, {k: np.asarray(v, dtype=float).reshape(-1)
                                         for k, v in s.items()}))
-    best_rank = _Ranking(a)
+    actual_ranking = _Ranking(a)
 
     def evaluate(W):
-        best_gini = _gini_raw(W, a, best_rank) if "gini" in metrics else None
-        return {mt: np.stack([_metric_values(mt, W, a, m, best_gini) for m in methods], axis=1)
+        shared = {"actual_ranking": actual_ranking}  # per chunk of resamples
+        return {mt: np.stack([_metric_values(mt, W, a, m, shared) for m in methods], axis=1)
                 for mt in metrics}
 
     full = evaluate(np.ones((1, n)))
@@ -278,9 +287,8 @@ def paired_bootstrap(predictions, actual, *, metrics=("rmse", "abs_total_error_p
     for start in chunks:
         B = min(per, n_boot - start)
         idx = rng.integers(0, n, size=(B, n))
-        W = np.zeros((B, n))
-        for b in range(B):
-            W[b] = np.bincount(idx[b], minlength=n)
+        idx += np.arange(B)[:, None] * n
+        W = np.bincount(idx.ravel(), minlength=B * n).reshape(B, n).astype(float)
         for mt, values in evaluate(W).items():
             boot[mt][start:start + B] = values
     lo_q, hi_q = 100 * (1 - level) / 2, 100 * (1 + level) / 2
