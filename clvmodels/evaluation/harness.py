@@ -99,6 +99,25 @@ class ComparisonResult:
         return conditional_expectations(p["frequency"], p["actual_transactions"],
                                         p["transactions"], max_frequency=max_frequency)
 
+    def verdict(self, *, n_boot: int = 200, level: float = 0.9, random_state=0,
+                progress: bool = False, decisions: dict | None = None) -> pd.DataFrame:
+        """Which method to use for each decision, with the margin's interval and significance.
+
+        See :func:`clvmodels.evaluation.verdict.comparison_verdict`: a paired bootstrap
+        over customers of the main split (``n_boot`` resamples, seeded), and across
+        backtest cutoffs the share of first places and a Diebold-Mariano test.
+        Computed once per argument set and kept.
+        """
+        from clvmodels.evaluation.verdict import comparison_verdict
+
+        key = (n_boot, level, random_state, None if decisions is None else tuple(decisions))
+        cache = self.__dict__.setdefault("_verdicts", {})
+        if key not in cache:
+            cache[key] = comparison_verdict(self, decisions=decisions, n_boot=n_boot,
+                                            level=level, random_state=random_state,
+                                            progress=progress)
+        return cache[key]
+
 
 def backtest_cutoffs(calibration_end, n_splits: int, step_days: int) -> list[pd.Timestamp]:
     """``n_splits`` calibration cutoffs ending at ``calibration_end``, ``step_days`` apart."""

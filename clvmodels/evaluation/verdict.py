@@ -41,6 +41,8 @@ from clvmodels.errors import InvalidParameterError
 
 __all__ = [
     "BOOTSTRAP_METRICS",
+    "DECISIONS",
+    "comparison_verdict",
     "decide",
     "diebold_mariano",
     "paired_bootstrap",
@@ -453,4 +455,105 @@ def decide(bootstrap: pd.DataFrame, decisions: dict[str, str]) -> pd.DataFrame:
                           "conclusion": conclusion}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "decision"
+    return out
+
+
+#: The decisions people make with CLV, each judged by one (target, metric):
+#: budgeting by the error of the total, targeting by the Gini of the ranking, valuation by
+#: the RMSE per customer. Valuation is not judged by the MAE: on zero-inflated holdouts
+#: (most customers buy nothing) the MAE is minimised by the median, 0, so it ranks
+#: "predict zero" near the top; the squared error is minimised by the mean, the quantity
+#: a valuation needs (and is a proper score for it).
+DECISIONS: dict[str, tuple[str, str]] = {
+    "budgeting: total revenue": ("revenue", "abs_total_error_pct"),
+    "budgeting: total transactions": ("transactions", "abs_total_error_pct"),
+    "targeting: who spends most": ("revenue", "gini"),
+    "valuation: revenue per customer": ("revenue", "rmse"),
+    "valuation: transactions per customer": ("transactions", "rmse"),
+}
+
+# bootstrap metric -> the backtest metric (per cutoff) that measures the same thing
+_BACKTEST_NAME = {"abs_total_error_pct": "total_error_pct", "gini": "gini", "rmse": "rmse"}
+
+
+def comparison_verdict(result, *, decisions: dict | None = None, n_boot: int = 200,
+                       level: float = 0.9, random_state=0, progress: bool = False
+                       ) -> pd.DataFrame:
+    """The verdict of a :func:`~clvmodels.compare` run: one row per decision.
+
+    The paired bootstrap (:func:`paired_bootstrap`, the same resamples for every method
+    and every target) runs on the main split's per-customer predictions; with several
+    backtest cutoffs the verdict also reports how often the recommended method ranked
+    first across cutoffs and a Diebold-Mariano test of it against the runner-up on the
+    per-cutoff losses.
+
+    Parameters
+    ----------
+    result : ComparisonResult
+    decisions : dict, optional
+        ``{decision: (target, metric)}``; default :data:`DECISIONS`.
+    n_boot, level, random_state, progress
+        As in :func:`paired_bootstrap`.
+
+    Returns
+    -------
+    DataFrame
+        Index ``decision``; columns ``target``, ``metric``, ``method``, ``runner_up``,
+        ``margin``, ``ci_lower``, ``ci_upper``, ``significant``, ``share_better``,
+        ``conclusion``, and with backtesting ``rank_first_share`` and ``dm_p_value``.
+        ``attrs["bootstrap"]`` holds the full bootstrap tables by target.
+    """
+    decisions = DECISIONS if decisions is None else decisions
+    preds = result.predictions
+    if preds.empty:
+        raise InvalidParameterError("the comparison has no predictions (every method failed).")
+    by_target: dict[str, list[str]] = {}
+    for decision, (target, metric) in decisions.items():
+        if target not in ("transactions", "revenue"):
+            raise InvalidParameterError(
+                f"decision {decision!r}: target must be 'transactions' or 'revenue', got "
+                f"{target!r}."
+            )
+        by_target.setdefault(target, [])
+        if metric not in by_target[target]:
+            by_target[target].append(metric)
+    tables, parts = {}, []
+    for target, metric_list in by_target.items():
+        wide = preds.pivot(index="customer_id", columns="method", values=target)
+        wide = wide.dropna(axis=1)  # a method that failed has no predictions
+        actual = preds.drop_duplicates("customer_id").set_index("customer_id")[
+            f"actual_{target}"].reindex(wide.index)
+        table = paired_bootstrap(wide, actual, metrics=metric_list, n_boot=n_boot,
+                                 level=level, random_state=random_state, progress=progress)
+        tables[target] = table
+        chosen = {d: m for d, (t, m) in decisions.items() if t == target}
+        part = decide(table, chosen)
+        part.insert(0, "target", target)
+        parts.append(part)
+    out = pd.concat(parts).loc[list(decisions)]
+    out["metric"] = [f"{t}_{m}" for t, m in zip(out["target"], out["metric"], strict=True)]
+    backtest = getattr(result, "backtest", None)
+    cutoffs = backtest["cutoff"].nunique() if backtest is not None and len(backtest) else 0
+    if cutoffs > 1:
+        first, dm = [], []
+        for decision, (target, metric) in decisions.items():
+            name = f"{target}_{_BACKTEST_NAME.get(metric, metric)}"
+            per = backtest[backtest["metric"] == name].pivot(index="cutoff", columns="method",
+                                                             values="value")
+            if metric == "abs_total_error_pct":
+                per = per.abs()
+            direction = BOOTSTRAP_METRICS[metric][0]
+            row = out.loc[decision]
+            share = rank_first_share(per, direction) if not per.empty else pd.Series(dtype=float)
+            first.append(float(share.get(row["method"], np.nan)))
+            if row["runner_up"] in per and row["method"] in per:
+                sign = 1.0 if direction == "lower" else -1.0
+                test = diebold_mariano(sign * per[row["method"]].to_numpy(),
+                                       sign * per[row["runner_up"]].to_numpy())
+                dm.append(float(test["p_value"]))
+            else:
+                dm.append(np.nan)
+        out["rank_first_share"] = first
+        out["dm_p_value"] = dm
+    out.attrs = {"bootstrap": tables, "n_boot": n_boot, "level": level}
     return out
