@@ -34,7 +34,9 @@ def test_the_verdict_picks_the_true_model_or_one_it_cannot_tell_apart(simulated_
     valuation = verdict[verdict.index.str.startswith("valuation")]
     assert not valuation["method"].isin(["zero", "own_rate"]).any()
     assert {"rank_first_share", "dm_p_value"} <= set(verdict.columns)
-    assert verdict["dm_p_value"].between(0, 1).all()
+    assert verdict["dm_p_value"].drop("forecast distribution: holdout counts").between(0, 1).all()
+    assert verdict.loc["forecast distribution: holdout counts", "method"] in ("bgnbd",
+                                                                               "paretonbd")
 
 
 def test_the_verdict_is_seeded_and_cached(simulated_result):
@@ -58,6 +60,26 @@ def test_two_copies_of_a_method_are_never_significantly_different():
     result = clvmodels.compare(log, ["own_rate", Twin()], calibration_end="1997-09-30",
                                observation_end="1998-06-30")
     verdict = result.verdict(n_boot=100)
+    assert "forecast distribution: holdout counts" not in verdict.index  # no PMF method
     assert not verdict["significant"].any()
     assert (verdict["margin"] == 0).all()
     assert verdict["conclusion"].str.startswith("no clear winner").all()
+
+
+def test_distribution_scores_of_the_models(simulated_result):
+    from clvmodels.evaluation.scores import distribution_scores
+
+    dist = distribution_scores(simulated_result)
+    table = dist["table"]
+    assert set(table.index) == {"bgnbd", "paretonbd"}  # the methods with a count PMF
+    # the per-customer log scores sum to the harness's holdout log-likelihood
+    board = simulated_result.table()
+    for name in table.index:
+        assert dist["per_customer"][name]["log_score"].sum() == pytest.approx(
+            board.loc[name, "holdout_log_likelihood"], rel=1e-9)
+    # the data come from the BG/NBD: its 90% predictive intervals cover about 90% or more
+    assert 0.88 <= table.loc["bgnbd", "interval_coverage"] <= 1.0
+    assert table.loc["bgnbd", "pit_max_deviation"] < 0.05
+    cal = dist["calibration"]["bgnbd"]
+    assert cal["actual"].sum() == len(simulated_result.summary)
+    assert cal["predicted"].sum() == pytest.approx(len(simulated_result.summary))

@@ -45,6 +45,8 @@ from clvmodels.errors import InvalidParameterError, StatisticalWarning
 __all__ = [
     "calibration_table",
     "count_pmf_matrix",
+    "distribution_scores",
+    "method_count_pmf",
     "interval_coverage",
     "pit_histogram",
     "predictive_intervals",
@@ -75,6 +77,76 @@ def _pmf_and_counts(pmf, counts) -> tuple[np.ndarray, np.ndarray]:
             f"counts must be whole numbers >= 0; position {first} holds {y[first]!r}."
         )
     return np.clip(P, 0.0, 1.0), y.astype(np.int64)
+
+
+def method_count_pmf(method, summary: pd.DataFrame, horizon: float,
+                     max_count: int | None = None, *, tail_tolerance: float = 1e-6
+                     ) -> pd.DataFrame | None:
+    """The count PMF matrix of a comparison method, or None when it predicts no distribution.
+
+    Uses the method protocol's optional hook ``log_likelihood_holdout(summary, horizon,
+    counts)`` (see :func:`clvmodels.evaluation.metrics.holdout_log_likelihood`); the
+    matrix is as :func:`count_pmf_matrix` returns.
+    """
+    hook = getattr(method, "log_likelihood_holdout", None)
+    if not callable(hook):
+        return None
+
+    class _Adapter:
+        def conditional_log_probability_of_purchases(self, rows, counts, t):
+            return hook(rows, float(np.asarray(t).reshape(-1)[0]), counts)
+
+    return count_pmf_matrix(_Adapter(), summary, horizon, max_count,
+                            tail_tolerance=tail_tolerance)
+
+
+def distribution_scores(result, *, level: float = 0.9, bins: int = 10,
+                        max_count: int = 7) -> dict:
+    """Proper scores and calibration of every method of a comparison that predicts a count PMF.
+
+    On the main split of a :class:`~clvmodels.ComparisonResult`: for each fitted method
+    with a count distribution, the per-customer ranked probability score and log score
+    of the holdout transaction count, the coverage of its ``level`` predictive
+    intervals (the customer's own purchase noise included), the PIT histogram and the
+    calibration table (0 .. ``max_count``+ purchases).
+
+    Returns
+    -------
+    dict
+        ``"table"``: DataFrame indexed by method with ``mean_rps``, ``mean_log_score``,
+        ``interval_coverage`` and ``pit_max_deviation`` (largest |mass - 1/bins|);
+        ``"per_customer"``: ``{method: {"rps": ..., "log_score": ...}}`` (arrays in the
+        summary's order); ``"pit"`` and ``"calibration"``: ``{method: DataFrame}``.
+    """
+    from clvmodels.evaluation.base import calibration_only
+
+    summary = calibration_only(result.summary)
+    counts = result.summary["frequency_holdout"].to_numpy(dtype=float)
+    horizon = float(result.settings["horizon"])
+    rows, per_customer, pits, tables = {}, {}, {}, {}
+    for name, method in result.methods.items():
+        P = method_count_pmf(method, summary, horizon)
+        if P is None:
+            continue
+        matrix = P.to_numpy()
+        rps = ranked_probability_score(matrix, counts)
+        log_score = np.asarray(method.log_likelihood_holdout(summary, horizon, counts),
+                               dtype=float)
+        pit = pit_histogram(matrix, counts, bins=bins)
+        intervals = predictive_intervals(matrix, level)
+        per_customer[name] = {"rps": rps, "log_score": log_score}
+        pits[name] = pit
+        tables[name] = calibration_table(matrix, counts, max_count)
+        rows[name] = {
+            "mean_rps": float(rps.mean()),
+            "mean_log_score": float(log_score.mean()),
+            "interval_coverage": interval_coverage(intervals, counts),
+            "pit_max_deviation": float(np.max(np.abs(pit["mass"] - 1.0 / bins))),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "method"
+    return {"table": table, "per_customer": per_customer, "pit": pits, "calibration": tables,
+            "level": level}
 
 
 def count_pmf_matrix(model, summary: pd.DataFrame, t, max_count: int | None = None,

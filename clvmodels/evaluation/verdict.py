@@ -458,22 +458,25 @@ def decide(bootstrap: pd.DataFrame, decisions: dict[str, str]) -> pd.DataFrame:
     return out
 
 
-#: The decisions people make with CLV, each judged by one (target, metric):
-#: budgeting by the error of the total, targeting by the Gini of the ranking, valuation by
-#: the RMSE per customer. Valuation is not judged by the MAE: on zero-inflated holdouts
-#: (most customers buy nothing) the MAE is minimised by the median, 0, so it ranks
-#: "predict zero" near the top; the squared error is minimised by the mean, the quantity
-#: a valuation needs (and is a proper score for it).
+#: The decisions people make with CLV, each judged by one (target, metric): budgeting by
+#: the error of the total, targeting by the Gini of the ranking, valuation by the RMSE per
+#: customer, and the predicted distribution of each customer's count (for the methods
+#: that give one) by the ranked probability score. Valuation is not judged by the MAE: on
+#: zero-inflated holdouts (most customers buy nothing) the MAE is minimised by the
+#: median, 0, so it ranks "predict zero" near the top; the squared error is minimised by
+#: the mean, the quantity a valuation needs (and is a proper score for it).
 DECISIONS: dict[str, tuple[str, str]] = {
     "budgeting: total revenue": ("revenue", "abs_total_error_pct"),
     "budgeting: total transactions": ("transactions", "abs_total_error_pct"),
     "targeting: who spends most": ("revenue", "gini"),
     "valuation: revenue per customer": ("revenue", "rmse"),
     "valuation: transactions per customer": ("transactions", "rmse"),
+    "forecast distribution: holdout counts": ("transactions", "mean_rps"),
 }
 
 # bootstrap metric -> the backtest metric (per cutoff) that measures the same thing
-_BACKTEST_NAME = {"abs_total_error_pct": "total_error_pct", "gini": "gini", "rmse": "rmse"}
+_BACKTEST_NAME = {"abs_total_error_pct": "total_error_pct", "gini": "gini", "rmse": "rmse",
+                  "mean_log_score": "holdout_log_likelihood"}
 
 
 def comparison_verdict(result, *, decisions: dict | None = None, n_boot: int = 200,
@@ -500,10 +503,13 @@ def comparison_verdict(result, *, decisions: dict | None = None, n_boot: int = 2
     DataFrame
         Index ``decision``; columns ``target``, ``metric``, ``method``, ``runner_up``,
         ``margin``, ``ci_lower``, ``ci_upper``, ``significant``, ``share_better``,
-        ``conclusion``, and with backtesting ``rank_first_share`` and ``dm_p_value``.
+        ``conclusion``, and with backtesting ``rank_first_share`` and ``dm_p_value`` (NaN
+        for the distribution decision: the backtest keeps no per-cutoff RPS). The
+        distribution decision is left out when no method predicts a count distribution.
         ``attrs["bootstrap"]`` holds the full bootstrap tables by target.
     """
-    decisions = DECISIONS if decisions is None else decisions
+    default = decisions is None
+    decisions = dict(DECISIONS) if default else decisions
     preds = result.predictions
     if preds.empty:
         raise InvalidParameterError("the comparison has no predictions (every method failed).")
@@ -517,14 +523,35 @@ def comparison_verdict(result, *, decisions: dict | None = None, n_boot: int = 2
         by_target.setdefault(target, [])
         if metric not in by_target[target]:
             by_target[target].append(metric)
+    per_customer = {}
+    if any(m in ("mean_rps", "mean_log_score") for ms in by_target.values() for m in ms):
+        from clvmodels.evaluation.scores import distribution_scores
+
+        # per-customer scores of the methods with a count distribution, in the order of
+        # result.summary; the bootstrap below pivots on customer ids in that same order
+        dist = distribution_scores(result)
+        order = pd.Index(result.summary.index)
+        per_customer = {name: {k: pd.Series(v, index=order) for k, v in d.items()}
+                        for name, d in dist["per_customer"].items()}
+        if default and not per_customer:  # no method predicts a distribution: no such decision
+            decisions = {d: tm for d, tm in decisions.items()
+                         if tm[1] not in ("mean_rps", "mean_log_score")}
+            by_target = {}
+            for t, m in decisions.values():
+                by_target.setdefault(t, [])
+                if m not in by_target[t]:
+                    by_target[t].append(m)
     tables, parts = {}, []
     for target, metric_list in by_target.items():
         wide = preds.pivot(index="customer_id", columns="method", values=target)
         wide = wide.dropna(axis=1)  # a method that failed has no predictions
         actual = preds.drop_duplicates("customer_id").set_index("customer_id")[
             f"actual_{target}"].reindex(wide.index)
-        table = paired_bootstrap(wide, actual, metrics=metric_list, n_boot=n_boot,
-                                 level=level, random_state=random_state, progress=progress)
+        scores = {name: {k: v.reindex(wide.index).to_numpy() for k, v in d.items()}
+                  for name, d in per_customer.items() if name in wide.columns}
+        table = paired_bootstrap(wide, actual, metrics=metric_list, scores=scores,
+                                 n_boot=n_boot, level=level, random_state=random_state,
+                                 progress=progress)
         tables[target] = table
         chosen = {d: m for d, (t, m) in decisions.items() if t == target}
         part = decide(table, chosen)
@@ -537,7 +564,8 @@ def comparison_verdict(result, *, decisions: dict | None = None, n_boot: int = 2
     if cutoffs > 1:
         first, dm = [], []
         for decision, (target, metric) in decisions.items():
-            name = f"{target}_{_BACKTEST_NAME.get(metric, metric)}"
+            name = _BACKTEST_NAME.get(metric, metric)
+            name = name if name == "holdout_log_likelihood" else f"{target}_{name}"
             per = backtest[backtest["metric"] == name].pivot(index="cutoff", columns="method",
                                                              values="value")
             if metric == "abs_total_error_pct":
