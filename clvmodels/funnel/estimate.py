@@ -121,9 +121,9 @@ class CumulativeIncidence:
         """The longest observed duration :math:`\\tau` (days)."""
         return float(self.times[-1]) if self.times.size else math.nan
 
-    def _index(self, t) -> np.ndarray:
-        """Index of the last distinct duration <= t (-1 before the first)."""
-        return np.searchsorted(self.times, np.asarray(t, dtype=float), side="right") - 1
+    def _index(self, t, side: str = "right") -> np.ndarray:
+        """Index of the last distinct duration <= t (< t with side="left"); -1 before the first."""
+        return np.searchsorted(self.times, np.asarray(t, dtype=float), side=side) - 1
 
     def moved_on_by(self, t) -> np.ndarray:
         """:math:`\\hat F_1(t)`, right-continuous steps."""
@@ -135,13 +135,19 @@ class CumulativeIncidence:
         i = self._index(t)
         return np.where(i >= 0, self.in_stage[np.maximum(i, 0)], 1.0)
 
-    def conditional(self, age) -> np.ndarray:
+    def conditional(self, age, strict: bool = True) -> np.ndarray:
         """P(moves on eventually | still in the stage after ``age`` days).
 
-        NaN where no lead was observed in the stage that long (:math:`\\hat S(a) = 0`).
+        ``strict=True`` conditions on a duration > ``age`` (a lead open at the cutoff,
+        ``age`` days after its entry, did not move on that day); ``strict=False`` on a
+        duration >= ``age`` (``age`` days in the stage at the start of a day: 0 is a lead
+        that just entered, whose probability is the eventual one). NaN where no lead was
+        observed in the stage that long.
         """
-        s = self.in_stage_after(age)
-        left = self.eventual - self.moved_on_by(age)
+        i = self._index(age, "right" if strict else "left")
+        s = np.where(i >= 0, self.in_stage[np.maximum(i, 0)], 1.0)
+        f = np.where(i >= 0, self.moved_on[np.maximum(i, 0)], 0.0)
+        left = self.eventual - f
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(s > 0, np.clip(left / np.where(s > 0, s, 1.0), 0.0, 1.0), np.nan)
 

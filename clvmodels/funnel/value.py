@@ -140,7 +140,7 @@ def _ages(time_in_stage) -> tuple[np.ndarray, bool]:
     return ages, scalar
 
 
-def _purchase_probabilities(spells, names, ages, weights_for=None) -> np.ndarray:
+def _purchase_probabilities(spells, names, ages, weights_for=None, strict=False) -> np.ndarray:
     """P(purchase | stage k, age) for every stage (rows) and age (columns)."""
     k_final = len(names) - 1
     out = np.ones((len(names), ages.size))
@@ -154,7 +154,7 @@ def _purchase_probabilities(spells, names, ages, weights_for=None) -> np.ndarray
         w = None if weights_for is None else weights_for(len(mine))
         ci = aalen_johansen(mine["days"].to_numpy(),
                             mine["outcome"].map(_CAUSE).fillna(0).to_numpy(dtype=np.int64), w)
-        out[k] = ci.conditional(ages) * later
+        out[k] = ci.conditional(ages, strict=strict) * later
         later = later * ci.eventual
     return out
 
@@ -201,11 +201,12 @@ def lead_value(
     target_ratio : float, default 3
         The CLV:CAC ratio wanted; ``max_cost_per_lead`` = lead value / target.
     time_in_stage : float or sequence of float, default 0
-        Days the lead has already spent in its stage without moving on; a sequence gives
-        one row per (stage, days).
+        Days the lead has already spent in its stage without moving on or dropping out, at
+        the start of a day (0: it has just entered, and ``p_purchase`` is the table's
+        ``p_customer``); a sequence gives one row per (stage, days).
     per_lead : bool, default False
-        One row per lead open at the cutoff instead (its stage and its days there): the
-        value of today's pipeline.
+        One row per lead open at the cutoff instead (its stage and its days there, having
+        not moved on by the end of the cutoff day): the value of today's pipeline.
     interval : float, optional
         Add bootstrap percentile intervals of ``p_purchase`` and ``lead_value`` (leads
         resampled within each stage; the customer value taken as known).
@@ -267,7 +268,7 @@ def lead_value(
         scalar = False
     else:
         ages, scalar = _ages(time_in_stage)
-    probs = _purchase_probabilities(spells, names, ages)
+    probs = _purchase_probabilities(spells, names, ages, strict=per_lead)
     boot = None
     if interval is not None:
         from clvmodels.data._random import check_random_state
@@ -280,7 +281,7 @@ def lead_value(
         def resample(n):
             return np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
 
-        boot = np.stack([_purchase_probabilities(spells, names, ages, resample)
+        boot = np.stack([_purchase_probabilities(spells, names, ages, resample, per_lead)
                          for _ in range(int(n_boot))])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
