@@ -270,6 +270,8 @@ def funnel_spells(
     if problems:
         raise InvalidFunnelEventsError(
             "invalid funnel events:\n  " + "\n  ".join(problems), problems)
+    if n == 0:
+        raise InvalidFunnelEventsError("the event log is empty: no lead to count.")
 
     if cutoff is None:
         cut = dates.max()
@@ -281,8 +283,6 @@ def funnel_spells(
         if pd.isna(cut):
             raise InvalidParameterError(f"cutoff must be a date; got {cutoff!r}.")
     cut = cut.normalize()
-    if n == 0:
-        raise InvalidFunnelEventsError("the event log is empty: no lead to count.")
     day = ((dates.dt.normalize() - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1)).to_numpy(
         dtype=np.int64)
     cut_day = int((cut - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1))
