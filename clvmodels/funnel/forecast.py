@@ -89,8 +89,9 @@ def _draw_exits(times, cum, age, rng):
 def _period_edges(cutoff: pd.Timestamp, horizon: int, period: str) -> np.ndarray:
     if period == "W":
         return 7 * np.arange(1, horizon + 1)
-    return np.array([(cutoff + pd.DateOffset(months=j) - cutoff).days
-                     for j in range(1, horizon + 1)])
+    # calendar months when the cutoff closes a month, else months from the cutoff's day
+    step = pd.offsets.MonthEnd if cutoff.is_month_end else (lambda j: pd.DateOffset(months=j))
+    return np.array([(cutoff + step(j) - cutoff).days for j in range(1, horizon + 1)])
 
 
 def forecast_conversions(
@@ -123,7 +124,8 @@ def forecast_conversions(
     horizon : int, optional
         Number of periods (default 3 months or 13 weeks).
     period : {"M", "W"}
-        Calendar months from the cutoff's day, or weeks of 7 days.
+        Months (the calendar months after a cutoff on a month's last day, else months from
+        the cutoff's day of the month), or weeks of 7 days.
     inflow : "estimate", float or None
         New leads: estimated from the last ``inflow_window`` days (default), a number of
         new leads per period entering the first stage, or None/0 for the open pipeline

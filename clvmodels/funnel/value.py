@@ -310,14 +310,20 @@ def lead_value(
         out = frame(probs[:, 0], None if boot is None else lo[:, 0],
                     None if boot is None else hi[:, 0], pd.Index(names, name="stage"))
     else:
-        index = pd.MultiIndex.from_product([names, ages], names=["stage", "days_in_stage"])
+        ordered = pd.CategoricalIndex(names, categories=names, ordered=True)
+        index = pd.MultiIndex.from_product([ordered, ages], names=["stage", "days_in_stage"])
         out = frame(probs.ravel(), None if boot is None else lo.ravel(),
                     None if boot is None else hi.ravel(), index)
     missing = out["p_purchase"].isna().to_numpy()
     if missing.any():
         first = out[missing].iloc[0]
-        where = (f"{first['stage']!r} after {first['days_in_stage']:g} days" if per_lead else
-                 repr(out.index[missing][0]))
+        if per_lead:
+            where = f"{first['stage']!r} after {first['days_in_stage']:g} days"
+        elif isinstance(out.index, pd.MultiIndex):
+            stage_name, days = out.index[missing][0]
+            where = f"{stage_name!r} after {float(days):g} days"
+        else:
+            where = repr(out.index[missing][0])
         warnings.warn(
             f"P(purchase) is unknown (NaN) in {int(missing.sum())} row(s), e.g. {where}: no "
             "lead was observed that long in the stage (or none entered it). Ask for shorter "
