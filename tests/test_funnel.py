@@ -352,7 +352,7 @@ def test_forecast_intervals_cover_what_happened():
         totals.append(fc["cumulative_lower"].iloc[-1] <= actual.sum()
                       <= fc["cumulative_upper"].iloc[-1])
     coverage = np.mean(hits, axis=0)
-    assert np.all((coverage >= 0.83) & (coverage <= 0.97)), coverage  # measured .92 .91 .89
+    assert np.all((coverage >= 0.83) & (coverage <= 0.97)), coverage  # measured .93 .93 .93
     assert 0.83 <= np.mean(totals) <= 0.97
 
 
@@ -527,3 +527,18 @@ def test_the_funnel_is_imported_lazily():
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "clvmodels.funnel.estimate"
+
+
+@pytest.mark.parametrize("name", ["events", "estimate", "forecast", "value", "plots",
+                                  "simulate"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    module = importlib.import_module(f"clvmodels.funnel.{name}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0, f"{name} has no example"
+    assert result.failed == 0
