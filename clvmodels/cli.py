@@ -164,6 +164,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="do not print warnings")
     p.set_defaults(func=_cmd_report)
 
+    p = sub.add_parser(
+        "funnel", help="sales funnel: conversion per stage (censoring-aware) and lead values",
+        description="Read an event log of leads (lead id, stage, date; a 'lost' stage for "
+                    "leads that dropped out), write one row per stage (entered, moved on, "
+                    "dropped out, open, naive and censoring-aware conversion with intervals, "
+                    "days to the next stage) and print it; with --model or --clv, also print "
+                    "what a lead at each stage is worth and may cost.",
+        epilog=EXIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("events", help="event log: a .csv or .parquet file")
+    p.add_argument("--out", required=True, help="the funnel table: .csv or .parquet")
+    p.add_argument("--lead-id", default="lead_id", help="lead id column (default lead_id)")
+    p.add_argument("--stage", default="stage", help="stage column (default stage)")
+    p.add_argument("--date", default="date", help="date column (default date)")
+    p.add_argument("--channel", default=None, help="channel or source column (optional)")
+    p.add_argument("--stages", default="prospect,lead,opportunity,customer",
+                   help="comma-separated stages in funnel order (default "
+                        "prospect,lead,opportunity,customer)")
+    p.add_argument("--lost", default="lost",
+                   help="stage value of a loss event (default lost; 'none' if the log has none)")
+    p.add_argument("--cutoff", default=None, help="date the funnel is observed at (default: "
+                                                  "the last event's date)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="days after which a lead still open in its stage counts as dropped out")
+    p.add_argument("--skipped", default="error", choices=["error", "pass"],
+                   help="a lead skipping a stage: an error (default) or count it as passed")
+    p.add_argument("--duplicates", default="error", choices=["error", "first"],
+                   help="a lead entering a stage twice: an error (default) or keep the earliest")
+    p.add_argument("--by", default=None, choices=["cohort", "channel"],
+                   help="one table per month of entry or per channel (needs --channel)")
+    p.add_argument("--interval", type=float, default=0.9, help="interval level (default 0.9)")
+    p.add_argument("--model", default=None,
+                   help="model file of 'clvmodels fit': lead values from its new-customer CLV")
+    p.add_argument("--clv", type=float, default=None,
+                   help="or the value of a new customer as a number (a formula's CLV)")
+    p.add_argument("--target-ratio", type=float, default=3.0,
+                   help="CLV:CAC target for the affordable cost per lead (default 3)")
+    p.add_argument("--values-out", default=None, help="also write the lead values (.csv/.parquet)")
+    _add_scoring_arguments(p, note="; with --model, in the model's time unit")
+    p.add_argument("--quiet", action="store_true", help="do not print warnings")
+    p.set_defaults(func=_cmd_funnel)
+
     p = sub.add_parser("demo", help="the main job on the bundled CDNOW data",
                        description="Summarise the bundled CDNOW sample (39-week calibration, "
                                    "39-week holdout) and print the result.")
@@ -571,6 +612,64 @@ def _cmd_report(args):
     )
     if not args.quiet:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_funnel(args):
+    import pandas as pd
+
+    from clvmodels.data.tables import check_writable, table_format, write_table
+    from clvmodels.funnel import funnel_spells, funnel_table, lead_value
+
+    for path in (args.out, args.values_out):
+        if path is not None:
+            table_format(path)
+            check_writable(path)
+    if args.model is not None and args.clv is not None:
+        raise CLVError("give --model or --clv (the value of a new customer), not both.")
+    if args.values_out is not None and args.model is None and args.clv is None:
+        raise CLVError("--values-out needs --model or --clv (the value of a new customer).")
+    bundle = None
+    if args.model is not None:
+        from clvmodels.bundle import load_bundle
+
+        bundle = load_bundle(args.model)
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    spells = funnel_spells(
+        args.events, lead_id=args.lead_id, stage=args.stage, date=args.date,
+        channel=args.channel, stages=stages,
+        lost=None if args.lost.lower() == "none" else args.lost, cutoff=args.cutoff,
+        timeout=args.timeout, skipped=args.skipped, duplicates=args.duplicates)
+    table = funnel_table(spells, by=args.by, interval=args.interval)
+    settings = {"clvmodels_version": __version__, "events": str(args.events),
+                "interval": args.interval}
+    write_table(table.reset_index(), args.out, metadata=settings, index=False)
+    with pd.option_context("display.width", 200, "display.max_columns", 30,
+                           "display.max_rows", 200):
+        print(f"Funnel as of {spells.attrs['cutoff'].date()}: {spells.attrs['n_leads']} leads "
+              f"(conversion = eventual probability of moving on, open leads censored; "
+              f"{args.interval:.0%} intervals):")
+        print(table.round(3).to_string())
+        if bundle is not None or args.clv is not None:
+            if bundle is not None:
+                values = lead_value(
+                    spells, purchase_model=bundle.purchase_model, spend_model=bundle.spend_model,
+                    horizon=args.horizon, discount_rate=args.discount_rate, margin=args.margin,
+                    periods_per_step=args.periods_per_step, target_ratio=args.target_ratio)
+                source = (f"{type(bundle.purchase_model).__name__} new-customer CLV over "
+                          f"{args.horizon:g} {bundle.time_unit} at {args.discount_rate:g} per "
+                          f"{bundle.time_unit}")
+            else:
+                values = lead_value(spells, clv=args.clv, target_ratio=args.target_ratio)
+                source = "--clv"
+            print(f"\nLead values (customer value {values.attrs['customer_value']:.2f} from "
+                  f"{source}; max cost per lead at CLV:CAC {args.target_ratio:g}):")
+            print(values.round(4).to_string())
+            if args.values_out is not None:
+                write_table(values.reset_index(), args.values_out, metadata=settings,
+                            index=False)
+    if not args.quiet:
+        print(f"wrote {len(table)} rows to {args.out}", file=sys.stderr)
     return EXIT_OK
 
 
