@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from clvmodels.data import parse_dates
 from clvmodels.data.summary import rfm_summary, time_unit_days
 from clvmodels.data.transactions import read_transactions, to_timestamp, validate_transactions
 from clvmodels.errors import CLVError, ExcludedCustomersWarning, InvalidParameterError
@@ -304,9 +305,7 @@ def compare(
 
 
 def _as_dates(values: pd.Series) -> np.ndarray:
-    from clvmodels.data.transactions import _parse_dates
-
-    return _parse_dates(values).to_numpy().astype("datetime64[D]").astype("datetime64[s]")
+    return parse_dates(values).to_numpy().astype("datetime64[D]").astype("datetime64[s]")
 
 
 def _run_split(log, cal, obs, time_unit, horizon, resolved, random_state, errors, failures, bar):

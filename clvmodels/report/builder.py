@@ -24,16 +24,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clvmodels.data import parse_dates
 from clvmodels.data.summary import time_unit_days
 from clvmodels.data.tables import atomic_path, check_writable
 from clvmodels.data.transactions import read_transactions, to_timestamp, validate_transactions
 from clvmodels.errors import InvalidParameterError
 from clvmodels.evaluation.base import calibration_only
+from clvmodels.evaluation.goodness_of_fit import pooled_chi_square
 from clvmodels.evaluation.harness import compare
 from clvmodels.evaluation.methods import PURCHASE_MODELS, ModelMethod
 from clvmodels.evaluation.metrics import METRICS
 
-__all__ = ["validation_report", "data_fingerprint", "pooled_chi_square", "SECTIONS"]
+__all__ = ["validation_report", "data_fingerprint", "SECTIONS"]
 
 #: (id, heading) of every section, in order; the tests and the browser check use it.
 SECTIONS = (
@@ -83,51 +85,6 @@ def _file_sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def pooled_chi_square(actual, expected, n_params: int, min_expected: float = 5.0) -> dict:
-    """Pearson chi-square of observed vs expected counts, adjacent cells pooled.
-
-    Cells are taken in order and merged with their right neighbours until the
-    pooled expected count reaches ``min_expected``; a remainder below it is
-    merged into the last pooled cell. The statistic
-    :math:`\\sum (O - E)^2 / E` has ``k - 1 - n_params`` degrees of freedom
-    (``k`` pooled cells, parameters estimated from the same data); the
-    p-value is :func:`scipy.stats.chi2.sf`. With no degree of freedom left
-    the test is not computed (``statistic`` and ``p_value`` are NaN).
-
-    Returns
-    -------
-    dict
-        ``groups`` (list of lists of input positions), ``actual``,
-        ``expected`` (pooled arrays), ``statistic``, ``df``, ``p_value``.
-    """
-    from scipy import stats
-
-    o = np.asarray(actual, dtype=float)
-    e = np.asarray(expected, dtype=float)
-    groups, cur, acc = [], [], 0.0
-    for i, v in enumerate(e):
-        cur.append(i)
-        acc += v
-        if acc >= min_expected:
-            groups.append(cur)
-            cur, acc = [], 0.0
-    if cur:
-        if groups:
-            groups[-1].extend(cur)
-        else:
-            groups.append(cur)
-    po = np.array([o[g].sum() for g in groups])
-    pe = np.array([e[g].sum() for g in groups])
-    df = len(groups) - 1 - int(n_params)
-    if df >= 1 and np.all(pe > 0):
-        stat = float(np.sum((po - pe) ** 2 / pe))
-        p = float(stats.chi2.sf(stat, df))
-    else:
-        stat, p = float("nan"), float("nan")
-    return {"groups": groups, "actual": po, "expected": pe, "statistic": stat, "df": df,
-            "p_value": p}
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -242,7 +199,7 @@ def validation_report(
     chi-square on the calibration frequency histogram (Fader, Hardie & Lee
     2005, figure 2), the model's expected counts pooled until each cell
     expects at least 5 customers, with ``cells - 1 - parameters`` degrees of
-    freedom (:func:`pooled_chi_square`).
+    freedom (:func:`clvmodels.evaluation.pooled_chi_square`).
 
     Parameters
     ----------
@@ -328,11 +285,9 @@ def validation_report(
                          time_unit=time_unit, n_splits=n_splits, random_state=random_state,
                          refunds=refunds)
     compare_warnings = sorted({_warning_text(w) for w in caught})
-    from clvmodels.data.transactions import _parse_dates
-
     log = pd.DataFrame({
         "customer_id": transactions[customer_id].to_numpy(),
-        "date": _parse_dates(transactions[date]).dt.normalize().to_numpy(),
+        "date": parse_dates(transactions[date]).dt.normalize().to_numpy(),
         "amount": pd.to_numeric(transactions[amount]).to_numpy(dtype=float),
     })
 
