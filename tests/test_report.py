@@ -123,6 +123,25 @@ def test_chi_square_recomputed_from_the_displayed_cells(doc):
 
 
 @pytest.mark.slow
+def test_people_read_display_names_not_keys(doc):
+    sections = {s.find(NS + "h2").get("id"): _text(s) for s in doc.iter(NS + "section")}
+    read = " ".join(t for sid, t in sections.items() if sid != "reproducibility")
+    for name in ("BG/NBD", "Pareto/NBD", "MBG/NBD", "Gamma-Gamma", "BG/NBD + Gamma-Gamma",
+                 "Pareto/NBD + Gamma-Gamma", "MBG/NBD + Gamma-Gamma"):
+        assert name in read, name
+    # machine names stay out of what people read: registry keys and class names
+    for raw in ("bgnbd", "paretonbd", "mbgnbd", "gamma_gamma",
+                "BGNBD", "ParetoNBD", "MBGNBD", "GammaGamma"):
+        assert re.search(rf"\b{raw}\b", read) is None, raw
+    assert "bgnbd (BGNBD)" not in read
+    headings = [_text(h) for h in doc.iter(NS + "h3")]
+    assert "BG/NBD, fitted on the calibration period" in headings
+    assert "Spend model: Gamma-Gamma (repeat customers)" in headings
+    # the reproducibility block keeps the names one types in the call
+    assert "bgnbd" in sections["reproducibility"]
+
+
+@pytest.mark.slow
 def test_data_facts_match_the_literature(doc):
     text = _text(doc.find(f"{NS}body"))
     # 2,357 customers, 2,457 repeat transactions in calibration, 1,882 in the holdout

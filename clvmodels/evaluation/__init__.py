@@ -18,7 +18,7 @@ from clvmodels.evaluation.base import (
 )
 from clvmodels.evaluation.baselines import OwnRate, PopulationRate, Zero
 from clvmodels.evaluation.goodness_of_fit import pooled_chi_square
-from clvmodels.evaluation.harness import ComparisonResult, backtest_cutoffs, compare
+from clvmodels.evaluation.harness import ComparisonResult, FitRecord, backtest_cutoffs, compare
 from clvmodels.evaluation.methods import CovariateModelMethod, ModelMethod
 from clvmodels.evaluation.metrics import (
     METRICS,
@@ -51,6 +51,7 @@ __all__ = [
     "CovariateModelMethod",
     "compare",
     "ComparisonResult",
+    "FitRecord",
     "backtest_cutoffs",
     "METRICS",
     "conditional_expectations",
