@@ -620,6 +620,7 @@ def _cmd_demo(args):
     from clvmodels.evaluation.harness import compare
     from clvmodels.models import BGNBD, GammaGamma, customer_lifetime_value
     from clvmodels.models.clv import convert_discount_rate
+    from clvmodels.models.registry import display_name
 
     log = load_cdnow_transactions()
     s = rfm_summary(log, amount="amount", calibration_end="1997-09-30",
@@ -634,9 +635,9 @@ def _cmd_demo(args):
         warnings.simplefilter("ignore")
         gg = GammaGamma(drop_invalid=True).fit(cal)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(f"BG/NBD (log-likelihood {bgnbd.log_likelihood_:.1f}):")
+        print(f"{display_name(bgnbd)} (log-likelihood {bgnbd.log_likelihood_:.1f}):")
         print(bgnbd.summary().round(3).to_string())
-        print(f"\nGamma-Gamma on the {gg.n_customers_} repeat customers:")
+        print(f"\n{display_name(gg)} on the {gg.n_customers_} repeat customers:")
         print(gg.summary().round(3).to_string())
     expected = bgnbd.expected_purchases(cal, t=39.0)
     weekly = convert_discount_rate(0.01, "M", "W")

@@ -103,3 +103,26 @@ def test_cli_model_choices_come_from_the_registry():
     for bad in (["--model", "bgbb"], ["--model", "bgnbd_covariates"], ["--spend-model", "x"]):
         with pytest.raises(SystemExit):
             parser.parse_args([*base, *bad])
+
+
+def test_model_file_errors_name_models_as_people_read_them(tmp_path):
+    import json
+
+    from clvmodels.bundle import ModelBundle, load_bundle
+    from clvmodels.errors import ModelFileError
+    from clvmodels.models import BGNBD, GammaGamma
+
+    bg = BGNBD.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, time_unit="W")
+    gg = GammaGamma.from_params(p=6.25, q=3.74, gamma=15.44)
+    path = tmp_path / "m.json"
+    ModelBundle(bg, gg, time_unit="W", calibration_end="1997-09-30").save(path)
+    good = json.loads(path.read_text())
+    swapped = dict(good, purchase_model=good["spend_model"])
+    path.write_text(json.dumps(swapped))
+    with pytest.raises(ModelFileError, match=r"Gamma-Gamma is not a purchase model .*; "
+                                             r"expected BG/NBD, MBG/NBD or Pareto/NBD\."):
+        load_bundle(path)
+    path.write_text(json.dumps(dict(good, spend_model=good["purchase_model"])))
+    with pytest.raises(ModelFileError, match=r"spend_model is a BG/NBD model, which predicts "
+                                             r"no spend \(expected Gamma-Gamma\)"):
+        load_bundle(path)
