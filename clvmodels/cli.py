@@ -23,7 +23,38 @@ EXIT_EPILOG = (
     "Exit status: 0 ok, 2 user error (bad input, arguments, model file or unwritable output: "
     "one message on stderr, no output file), 1 internal error (a bug: please report it)."
 )
-PURCHASE_MODELS = {"bgnbd": "BGNBD", "paretonbd": "ParetoNBD", "mbgnbd": "MBGNBD"}
+
+
+class _RegistryChoices:
+    """argparse ``choices`` read from the model registry when first needed.
+
+    Importing the registry imports ``clvmodels.models`` (every model, scipy), so
+    the parser must not do it while it is built: ``clvmodels --version`` or
+    ``clvmodels score`` would pay for it. argparse only tests membership (when
+    the option is given) and iterates (for help and errors).
+    """
+
+    def __init__(self, extra: tuple[str, ...] = (), hyphens: bool = False, **capabilities):
+        self._extra, self._hyphens, self._capabilities = extra, hyphens, capabilities
+
+    def _keys(self) -> list[str]:
+        from clvmodels.models.registry import model_keys
+
+        keys = sorted(model_keys(**self._capabilities))
+        return [k.replace("_", "-") if self._hyphens else k for k in keys] + list(self._extra)
+
+    def __iter__(self):
+        return iter(self._keys())
+
+    def __contains__(self, value) -> bool:
+        return value in self._keys()
+
+
+#: ``--model`` choices of ``fit``: the registry's purchase models without covariates.
+PURCHASE_MODELS = _RegistryChoices(kind="purchase", covariates=False)
+#: ``--spend-model`` choices of ``fit``: the registry's spend models, spelled with hyphens
+#: ("gamma-gamma"; "gamma_gamma" is accepted too), and "none".
+SPEND_MODELS = _RegistryChoices(extra=("none",), hyphens=True, kind="spend")
 SUMMARY_COLUMNS = ("frequency", "recency", "T")
 
 
@@ -108,10 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "write both, with the time unit and cutoffs, to one JSON model file.",
         epilog=EXIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_log_arguments(p)
-    p.add_argument("--model", default="bgnbd", choices=sorted(PURCHASE_MODELS),
-                   help="purchase model (default bgnbd)")
-    p.add_argument("--spend-model", default="gamma-gamma", choices=["gamma-gamma", "none"],
-                   help="spend model (default gamma-gamma; needs --amount)")
+    # metavar: argparse would otherwise iterate the choices (import the models) right here
+    p.add_argument("--model", default="bgnbd", choices=PURCHASE_MODELS, metavar="MODEL",
+                   help="purchase model: %(choices)s (default %(default)s)")
+    p.add_argument("--spend-model", default="gamma-gamma", choices=SPEND_MODELS,
+                   metavar="SPEND_MODEL", type=lambda v: v.strip().lower().replace("_", "-"),
+                   help="spend model: %(choices)s (default %(default)s; needs --amount)")
     p.add_argument("--out", required=True, help="output model file (.json)")
     p.add_argument("--summary-out", default=None,
                    help="also write the calibration summary (.csv or .parquet; Parquet records "
@@ -279,6 +312,8 @@ def _print_leaderboard(res):
     table = res.table()
     cols = [c for c in LEADERBOARD_COLUMNS if c in table.columns]
     table = table[cols].sort_values("revenue_mae" if "revenue_mae" in cols else cols[0])
+    # people read the display names ("BG/NBD + Gamma-Gamma"); --out files keep the names
+    table.index = pd.Index([res.display_name(m) for m in table.index], name="method")
     with pd.option_context("display.width", 160, "display.max_columns", 20,
                            "display.max_rows", 100):
         print(f"Holdout of {res.settings['horizon']:.1f} {res.settings['time_unit']} after "
@@ -288,7 +323,7 @@ def _print_leaderboard(res):
         print("MAE favours predicting 0 when most customers buy nothing in the holdout; read it "
               "with the total error and the ranking metrics (Spearman, top-20% capture).")
     for (cutoff, name), message in res.failures.items():
-        print(f"FAILED {name} at {cutoff.date()}: {message}", file=sys.stderr)
+        print(f"FAILED {res.display_name(name)} at {cutoff.date()}: {message}", file=sys.stderr)
 
 
 class _Progress:
@@ -316,9 +351,9 @@ class _Progress:
 def _cmd_fit(args):
     import os
 
-    from clvmodels import models
     from clvmodels.bundle import ModelBundle
     from clvmodels.data.tables import check_writable
+    from clvmodels.models.registry import get_spec
 
     if not str(args.out).lower().endswith(".json"):
         raise CLVError(f"the model file {args.out!r} must be named .json.")
@@ -342,8 +377,10 @@ def _cmd_fit(args):
         step_times(args.horizon, args.periods_per_step)  # bad horizon: fail before the work
         if args.discount_rate < 0 or args.margin < 0:
             raise CLVError("--discount-rate and --margin must be >= 0.")
-    if args.spend_model == "gamma-gamma" and args.amount is None:
-        raise CLVError("--spend-model gamma-gamma needs --amount (the transaction value "
+    spend_spec = (None if args.spend_model == "none"
+                  else get_spec(args.spend_model.replace("-", "_")))
+    if spend_spec is not None and args.amount is None:
+        raise CLVError(f"--spend-model {args.spend_model} needs --amount (the transaction value "
                        "column); give it, or pass --spend-model none.")
     progress = _Progress(["summarise", "fit purchases", "fit spend", "write"]
                          + (["score"] if args.scores_out is not None else []), args.quiet)
@@ -354,12 +391,13 @@ def _cmd_fit(args):
         if len(summary) == 0:
             raise CLVError(f"{args.log!r} has no customer with a transaction on or before "
                            "the calibration end; nothing to fit.")
-        progress.stage(f"fitting {PURCHASE_MODELS[args.model]}")
-        purchase = getattr(models, PURCHASE_MODELS[args.model])().fit(summary)
+        purchase_spec = get_spec(args.model)
+        progress.stage(f"fitting {purchase_spec.display_name}")
+        purchase = purchase_spec.model_class()().fit(summary)
         spend = None
-        if args.spend_model == "gamma-gamma":
-            progress.stage("fitting GammaGamma")
-            spend = models.GammaGamma(drop_invalid=True).fit(summary)
+        if spend_spec is not None:
+            progress.stage(f"fitting {spend_spec.display_name}")
+            spend = spend_spec.model_class()(drop_invalid=True).fit(summary)
         progress.stage("writing")
         attrs = summary.attrs
         data = {
@@ -395,12 +433,12 @@ def _cmd_fit(args):
         def params(m):
             return ", ".join(f"{k}={v:.4g}" for k, v in m.params_.items())
 
-        print(f"{type(purchase).__name__} on {purchase.n_customers_} customers: "
+        print(f"{purchase_spec.display_name} on {purchase.n_customers_} customers: "
               f"{params(purchase)} (log-likelihood {purchase.log_likelihood_:.1f})",
               file=sys.stderr)
         if spend is not None:
-            print(f"GammaGamma on {spend.n_customers_} repeat customers: {params(spend)}",
-                  file=sys.stderr)
+            print(f"{spend_spec.display_name} on {spend.n_customers_} repeat customers: "
+                  f"{params(spend)}", file=sys.stderr)
         print(f"wrote {args.out} ({attrs['time_unit']} units, calibration end "
               f"{attrs['calibration_end'].date()})", file=sys.stderr)
         if args.summary_out is not None:
@@ -681,6 +719,7 @@ def _cmd_demo(args):
     from clvmodels.evaluation.harness import compare
     from clvmodels.models import BGNBD, GammaGamma, customer_lifetime_value
     from clvmodels.models.clv import convert_discount_rate
+    from clvmodels.models.registry import display_name
 
     log = load_cdnow_transactions()
     s = rfm_summary(log, amount="amount", calibration_end="1997-09-30",
@@ -695,9 +734,9 @@ def _cmd_demo(args):
         warnings.simplefilter("ignore")
         gg = GammaGamma(drop_invalid=True).fit(cal)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(f"BG/NBD (log-likelihood {bgnbd.log_likelihood_:.1f}):")
+        print(f"{display_name(bgnbd)} (log-likelihood {bgnbd.log_likelihood_:.1f}):")
         print(bgnbd.summary().round(3).to_string())
-        print(f"\nGamma-Gamma on the {gg.n_customers_} repeat customers:")
+        print(f"\n{display_name(gg)} on the {gg.n_customers_} repeat customers:")
         print(gg.summary().round(3).to_string())
     expected = bgnbd.expected_purchases(cal, t=39.0)
     weekly = convert_discount_rate(0.01, "M", "W")
