@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="backtest over this many calibration cutoffs ending at --calibration-end")
     p.add_argument("--step-days", type=int, default=None, help="days between backtest cutoffs")
     p.add_argument("--seed", type=int, default=0, help="random_state of the methods (default 0)")
+    p.add_argument("--n-boot", type=int, default=200,
+                   help="bootstrap resamples of the verdict (default 200; 0: no verdict)")
+    p.add_argument("--verdict-out", default=None,
+                   help="the verdict table (one row a decision): .csv or .parquet")
     p.add_argument("--out", help="leaderboard (tidy: method, metric, value, ...): .csv or .parquet")
     p.add_argument("--predictions", default=None,
                    help="per-customer predictions and actuals: .csv or .parquet")
@@ -267,8 +271,11 @@ def _cmd_summarize(args):
     return EXIT_OK
 
 
-LEADERBOARD_COLUMNS = ["transactions_mae", "transactions_total_error_pct", "revenue_mae",
-                       "revenue_total_error_pct", "revenue_spearman", "revenue_top20_capture"]
+LEADERBOARD_COLUMNS = ["transactions_rmse", "transactions_total_error_pct", "revenue_rmse",
+                       "revenue_total_error_pct", "revenue_gini", "revenue_top20_capture",
+                       "transactions_mae", "revenue_mae"]
+#: the leaderboard is sorted by the metric of the verdict's valuation decision
+LEADERBOARD_SORT = "revenue_rmse"
 
 
 def _cmd_compare(args):
@@ -283,7 +290,11 @@ def _cmd_compare(args):
         raise CLVError("compare needs --calibration-end and --observation-end.")
     if args.amount is None:
         raise CLVError("compare needs --amount (the revenue column) to score revenue.")
-    for path in (args.out, args.predictions):
+    if args.n_boot != 0 and args.n_boot < 2:
+        raise CLVError(f"--n-boot must be 0 (no verdict) or at least 2, got {args.n_boot}.")
+    if args.verdict_out is not None and args.n_boot == 0:
+        raise CLVError("--verdict-out needs the verdict: drop --n-boot 0.")
+    for path in (args.out, args.predictions, args.verdict_out):
         if path is not None:
             table_format(path)
             check_writable(path)
@@ -302,8 +313,37 @@ def _cmd_compare(args):
         write_table(res.leaderboard, args.out, metadata=settings, index=False)
     if args.predictions:
         write_table(res.predictions, args.predictions, metadata=settings, index=False)
+    if args.n_boot:
+        verdict = res.verdict(n_boot=args.n_boot, random_state=args.seed)
+        if args.verdict_out:
+            write_table(verdict.reset_index(), args.verdict_out, metadata=settings, index=False)
+        _print_verdict(res, verdict)
     _print_leaderboard(res)
     return EXIT_OK
+
+
+def _print_verdict(res, verdict):
+    """The verdict first: per decision, the method to use, or 'no clear winner'."""
+    level = verdict.attrs.get("level", 0.9)
+    print(f"Verdict ({verdict.attrs.get('n_boot')} paired bootstrap resamples of the customers, "
+          f"{level:.0%} intervals of the runner-up's margin; 'no clear winner' when the interval "
+          "includes 0):")
+    width = max(len(d) for d in verdict.index)
+    for decision, row in verdict.iterrows():
+        best = res.display_name(row["method"])
+        metric = row["metric"]
+        if row["runner_up"] is None:
+            print(f"  {decision:<{width}}  {best} (the only method scored)")
+            continue
+        runner = res.display_name(row["runner_up"])
+        margin = (f"{row['margin']:.3g} [{row['ci_lower']:.3g}, {row['ci_upper']:.3g}] "
+                  f"{metric}")
+        if row["significant"]:
+            print(f"  {decision:<{width}}  {best}; runner-up {runner} by {margin}")
+        else:
+            print(f"  {decision:<{width}}  no clear winner: {best} or {runner} "
+                  f"(margin {margin})")
+    print()
 
 
 def _print_leaderboard(res):
@@ -311,17 +351,20 @@ def _print_leaderboard(res):
 
     table = res.table()
     cols = [c for c in LEADERBOARD_COLUMNS if c in table.columns]
-    table = table[cols].sort_values("revenue_mae" if "revenue_mae" in cols else cols[0])
+    key = LEADERBOARD_SORT if LEADERBOARD_SORT in cols else cols[0]
+    table = table[cols].sort_values(key)
     # people read the display names ("BG/NBD + Gamma-Gamma"); --out files keep the names
     table.index = pd.Index([res.display_name(m) for m in table.index], name="method")
     with pd.option_context("display.width", 160, "display.max_columns", 20,
                            "display.max_rows", 100):
         print(f"Holdout of {res.settings['horizon']:.1f} {res.settings['time_unit']} after "
               f"{res.settings['calibration_end'].date()}, {res.settings['n_customers']} customers "
-              "(sorted by revenue MAE; total error in % of actual):")
+              "(sorted by revenue RMSE, the verdict's valuation metric; total error in % of "
+              "actual):")
         print(table.round(3).to_string())
-        print("MAE favours predicting 0 when most customers buy nothing in the holdout; read it "
-              "with the total error and the ranking metrics (Spearman, top-20% capture).")
+        print("MAE favours predicting 0 when most customers buy nothing in the holdout, so the "
+              "verdict judges valuation by RMSE, budgeting by the total error and targeting "
+              "by the Gini.")
     for (cutoff, name), message in res.failures.items():
         print(f"FAILED {res.display_name(name)} at {cutoff.date()}: {message}", file=sys.stderr)
 
@@ -747,6 +790,7 @@ def _cmd_demo(args):
           f"{clv.nlargest(len(clv) // 10).sum() / clv.sum():.0%} of the total\n")
     res = compare(log, calibration_end="1997-09-30", observation_end="1998-06-30",
                   time_unit="W")
+    _print_verdict(res, res.verdict())
     _print_leaderboard(res)
     return EXIT_OK
 

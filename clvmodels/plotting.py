@@ -17,6 +17,8 @@ plot                                    table
 :func:`plot_expected_purchases_matrix`  :func:`expected_purchases_table`
 :func:`plot_leaderboard`                :func:`leaderboard_table`
 :func:`plot_gains`                      :func:`gains_table`
+:func:`plot_pit_histogram`              :func:`clvmodels.evaluation.scores.pit_histogram`
+:func:`plot_count_calibration`          :func:`clvmodels.evaluation.scores.calibration_table`
 ======================================  ======================================
 
 The model plots accept any object with the methods they need (duck typing),
@@ -43,6 +45,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -67,6 +71,8 @@ __all__ = [
     "plot_leaderboard",
     "gains_table",
     "plot_gains",
+    "plot_pit_histogram",
+    "plot_count_calibration",
 ]
 
 _UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
@@ -709,5 +715,48 @@ def plot_gains(actual, predictions, ax=None, *, kind: str = "gains", perfect: bo
         ax.set_ylabel("Lift (share of value / share of customers)")
     ax.set_xlabel("Share of customers, ranked by prediction")
     ax.set_title("Gains curve" if kind == "gains" else "Lift curve")
+    ax.legend()
+    return ax
+
+
+def plot_pit_histogram(pit: pd.DataFrame | dict[str, pd.DataFrame], ax: Any = None) -> Any:
+    """PIT histogram(s) of predicted count distributions, with the calibrated level.
+
+    ``pit`` is the table of :func:`clvmodels.evaluation.scores.pit_histogram` (columns
+    ``lower``, ``upper``, ``mass``) or a dict of them by method; a calibrated forecast
+    has every bar at ``1 / bins`` (the dashed line), a U shape means too narrow
+    distributions, a hump too wide ones.
+    """
+    tables = pit if isinstance(pit, dict) else {"": pit}
+    ax = _get_ax(ax)
+    n = max(len(tables), 1)
+    for i, (name, table) in enumerate(tables.items()):
+        width = (table["upper"] - table["lower"]).to_numpy()
+        left = table["lower"].to_numpy() + i * width / n
+        ax.bar(left, table["mass"].to_numpy() / width, width=width / n, align="edge",
+               label=str(name) or None, alpha=0.8)
+    ax.axhline(1.0, color="grey", linestyle="--", label="calibrated")
+    ax.set_xlabel("Probability integral transform")
+    ax.set_ylabel("Density")
+    ax.set_title("PIT histogram of holdout counts")
+    ax.legend()
+    return ax
+
+
+def plot_count_calibration(table: pd.DataFrame, ax: Any = None, *,
+                           label: str = "predicted") -> Any:
+    """Predicted vs actual number of customers by holdout count (0, 1, ..., k+).
+
+    ``table`` is :func:`clvmodels.evaluation.scores.calibration_table`.
+    """
+    ax = _get_ax(ax)
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table["actual"].to_numpy(), width=0.4, label="actual")
+    ax.bar(x + 0.2, table["predicted"].to_numpy(), width=0.4, label=label)
+    ax.set_xticks(x)
+    ax.set_xticklabels(table["count"].astype(str).tolist())
+    ax.set_xlabel("Holdout transactions")
+    ax.set_ylabel("Customers")
+    ax.set_title("Predicted vs actual distribution of holdout counts")
     ax.legend()
     return ax

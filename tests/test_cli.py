@@ -125,3 +125,30 @@ def test_report_command(tmp_path, cdnow_csv):
     assert oct(out.stat().st_mode & 0o777) != oct(0o600)  # not the temp file's private mode
     res = run_cli("report", str(cdnow_csv), "--amount", "value", "--out", str(out) + ".x")
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_compare_prints_the_verdict_first_and_writes_it(tmp_path, cdnow_csv):
+    out = tmp_path / "verdict.csv"
+    res = run_cli("compare", str(cdnow_csv), "--customer-id", "cust", "--date", "day",
+                  "--amount", "value", "--calibration-end", "1997-09-30",
+                  "--observation-end", "1998-06-30", "--methods", "bgnbd,paretonbd,zero",
+                  "--n-boot", "50", "--verdict-out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.index("Verdict") < res.stdout.index("Holdout of")
+    verdict_text = res.stdout.split("Holdout of", 1)[0]
+    assert "budgeting: total revenue" in verdict_text and "Pareto/NBD" in verdict_text
+    table = pd.read_csv(out)
+    assert set(table["decision"]) >= {"budgeting: total revenue", "targeting: who spends most"}
+    assert set(table["method"]) <= {"bgnbd", "paretonbd", "zero"}  # the file keeps the keys
+    res = run_cli("compare", str(cdnow_csv), "--customer-id", "cust", "--date", "day",
+                  "--amount", "value", "--calibration-end", "1997-09-30",
+                  "--observation-end", "1998-06-30", "--methods", "zero",
+                  "--n-boot", "0", "--verdict-out", str(tmp_path / "v2.csv"))
+    assert res.returncode == 2 and "--verdict-out needs the verdict" in res.stderr
+
+
+def test_demo_prints_the_verdict_before_the_leaderboard():
+    res = run_cli("demo")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.index("Verdict") < res.stdout.index("Holdout of")
+    assert "valuation: transactions per customer" in res.stdout

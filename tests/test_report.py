@@ -211,3 +211,28 @@ def test_report_without_a_probabilistic_model(tmp_path):
     text = _text(doc.find(f"{NS}body"))
     assert "No probabilistic model is among the compared methods." in text
     assert {h.get("id") for h in doc.iter(NS + "h2")} >= {sid for sid, _ in SECTIONS}
+
+
+@pytest.mark.slow
+def test_the_report_opens_with_the_verdict(doc):
+    headings = [h.get("id") for h in doc.iter(NS + "h2") if h.get("id") != "contents"]
+    assert headings[0] == "verdict" and headings.index("verdict") < headings.index("data")
+    table = next(t for t in doc.iter(NS + "table") if t.get("id") == "verdict")
+    text = _text(table)
+    for decision in ("budgeting: total revenue", "targeting: who spends most",
+                     "valuation: transactions per customer"):
+        assert decision in text
+    assert "bgnbd" not in text.split()  # people read display names
+
+
+@pytest.mark.slow
+def test_the_distribution_scores_match_the_api(doc):
+    from clvmodels.evaluation.harness import compare
+    from clvmodels.evaluation.scores import distribution_scores
+
+    values = _table_values(doc, "distribution-scores")
+    assert {"BG/NBD + Gamma-Gamma", "Pareto/NBD + Gamma-Gamma"} <= set(values)
+    res = compare(load_cdnow_transactions(), ["bgnbd"], calibration_end=CAL,
+                  observation_end=OBS)
+    ours = distribution_scores(res)["table"].loc["bgnbd", "mean_rps"]
+    assert values["BG/NBD + Gamma-Gamma"][0] == pytest.approx(ours, rel=1e-9)

@@ -40,6 +40,7 @@ __all__ = ["validation_report", "data_fingerprint", "SECTIONS"]
 
 #: (id, heading) of every section, in order; the tests and the browser check use it.
 SECTIONS = (
+    ("verdict", "Executive summary: which method to use"),
     ("data", "Data description"),
     ("summary-statistics", "Summary statistics and distributions"),
     ("models", "Model estimates and convergence"),
@@ -302,6 +303,7 @@ def validation_report(
     spend_model = next((r.models["spend"] for r in model_methods.values()
                         if "spend" in r.models), None)
 
+    ctx["verdict"] = _verdict_section(result, random_state)
     ctx["data"] = _data_section(log, validated, summary, cal, obs, unit, time_unit)
     ctx["stats"] = _stats_section(summary, unit, max_frequency)
     ctx["models"] = _models_section(model_methods, spend_model, cal_summary)
@@ -355,6 +357,45 @@ def _render(ctx: dict) -> str:
 
 
 # --- sections ---------------------------------------------------------------------------
+
+
+def _verdict_section(result, random_state) -> dict:
+    """The executive summary: per decision the method to use, the runner-up and the margin."""
+    verdict = result.verdict(random_state=random_state)
+    rows = []
+    for decision, row in verdict.iterrows():
+        runner = result.display_name(row["runner_up"]) if row["runner_up"] else "-"
+        rows.append({
+            "decision": decision,
+            "recommended": (result.display_name(row["method"]) if row["significant"]
+                            else "no clear winner"),
+            "best": result.display_name(row["method"]),
+            "runner-up": runner,
+            "metric": row["metric"],
+            "margin": row["margin"],
+            "margin CI lower": row["ci_lower"],
+            "margin CI upper": row["ci_upper"],
+            "significant": "yes" if row["significant"] else "no",
+            **({"first across cutoffs": row["rank_first_share"]}
+               if "rank_first_share" in verdict else {}),
+        })
+    table = pd.DataFrame(rows).set_index("decision")
+    level = verdict.attrs.get("level", 0.9)
+    text = (
+        f"Each decision is judged by one metric on the holdout of the main split. The margin "
+        f"is how much worse the runner-up is; its {level:.0%} interval comes from a paired "
+        f"bootstrap over customers ({verdict.attrs.get('n_boot')} resamples, the same for "
+        "every method). A margin whose interval includes 0 gives \"no clear winner\": the "
+        "data do not separate the two. Budgeting is judged by the absolute error of the "
+        "total, targeting by the normalised Gini of the ranking, valuation by the RMSE per "
+        "customer (the MAE favours predicting 0 when most customers buy nothing), and the "
+        "predicted distributions by the ranked probability score."
+    )
+    return {"table": _table(table, "decision", table_id="verdict",
+                            caption="The verdict: one row per decision."),
+            "text": text}
+
+
 
 
 def _data_section(log, validated, summary, cal, obs, unit, time_unit) -> dict:
@@ -656,6 +697,32 @@ def _holdout_section(result, model_methods, log, cal, obs, time_unit, unit, max_
         figures.append(_png(fig, f"Tracking plots of {title}",
                             f"{title}: cumulative and weekly repeat transactions of the "
                             "calibration cohort, actual vs model, calibration end marked."))
+    # the predicted count distributions: proper scores, PIT and calibration (models only)
+    from clvmodels.evaluation.scores import distribution_scores
+    from clvmodels.plotting import plot_count_calibration, plot_pit_histogram
+
+    dist = distribution_scores(result)
+    if not dist["table"].empty:
+        scored = dist["table"].rename(columns={
+            "mean_rps": "mean RPS", "mean_log_score": "mean log score",
+            "interval_coverage": f"coverage of {dist['level']:.0%} predictive intervals",
+            "pit_max_deviation": "largest PIT deviation"}).sort_values("mean RPS")
+        tables.append(_table(_by_display_name(scored, result), "method",
+                             table_id="distribution-scores",
+                             caption="Predicted distributions of each customer's holdout count: "
+                                     "ranked probability score (lower is better), log score "
+                                     "(higher), coverage of predictive intervals that include "
+                                     "the customer's own purchase noise."))
+        best = scored.index[0]
+        fig, axes = _figure(11.0, 3.8, 2, 1)
+        plot_pit_histogram({result.display_name(m): t for m, t in dist["pit"].items()},
+                           ax=axes[0, 0])
+        plot_count_calibration(dist["calibration"][best], ax=axes[0, 1],
+                               label=result.display_name(best))
+        figures.append(_png(fig, "Calibration of the predicted count distributions",
+                            "Left: PIT histograms (flat at 1 when calibrated). Right: actual "
+                            f"and predicted customers by holdout count, "
+                            f"{result.display_name(best)} (lowest RPS)."))
     # conditional expectations and gains: the models plus the three other methods with the
     # lowest RMSE (MAE favours predicting almost nothing for counts that are mostly 0)
     by_rmse = (wide.sort_values("transactions_rmse").index if "transactions_rmse" in wide
