@@ -129,6 +129,7 @@ class ComparisonResult:
     timings: pd.DataFrame | None = None
     settings: dict = field(default_factory=dict)
     fits: list = field(default_factory=list)
+    holdout_daily: pd.Series | None = None
     display_names: dict = field(default_factory=dict)
 
     def fit_record(self, method: str, cutoff=None) -> FitRecord:
@@ -170,6 +171,57 @@ class ComparisonResult:
             )
         return conditional_expectations(p["frequency"], p["actual_transactions"],
                                         p["transactions"], max_frequency=max_frequency)
+
+    def tracking(self, period_days: float | None = None) -> pd.DataFrame:
+        """Per-period tracking of the holdout's total transactions, for every method that
+        can forecast per period (those with a purchase model).
+
+        Parameters
+        ----------
+        period_days : float, optional
+            Length of a period in days; default one time unit of the comparison (a week
+            for ``time_unit="W"``). The last period may be shorter.
+
+        Returns
+        -------
+        DataFrame
+            Long: one row per (method, period) with the columns of
+            :func:`clvmodels.evaluation.scores.tracking_error` plus ``method`` and
+            ``period_end`` (days after the calibration end); ``attrs["summary"]`` holds
+            each method's ``mae``, ``rmse``, ``mape`` and ``final_cumulative_error_pct``.
+        """
+        from clvmodels.data.summary import time_unit_days
+        from clvmodels.evaluation.scores import tracking_error
+        from clvmodels.models.clv import expected_purchase_curve
+
+        if self.holdout_daily is None:
+            raise InvalidParameterError("this comparison kept no daily holdout transactions.")
+        unit_days = time_unit_days(self.settings["time_unit"])
+        step = unit_days if period_days is None else float(period_days)
+        if not (step > 0):
+            raise InvalidParameterError(f"period_days must be > 0, got {period_days!r}.")
+        n_days = len(self.holdout_daily)
+        ends = np.arange(step, n_days + step - 1e-9, step)
+        ends[-1] = min(ends[-1], n_days)
+        cumulative = np.cumsum(self.holdout_daily.to_numpy(dtype=float))
+        actual = np.diff(np.r_[0.0, cumulative[np.ceil(ends).astype(int) - 1]])
+        cal = self.settings["calibration_end"]
+        summary = self.summary[["frequency", "recency", "T"]].copy()
+        summary.attrs = dict(self.summary.attrs)
+        rows, summaries = [], {}
+        for record in self.fits:
+            if record.cutoff != cal or "purchase" not in record.models:
+                continue
+            curve = expected_purchase_curve(record.models["purchase"], summary, ends / unit_days)
+            predicted = np.diff(np.r_[0.0, curve.sum(axis=0)])
+            table = tracking_error(predicted, actual)
+            summaries[record.method] = dict(table.attrs)
+            table.insert(0, "period_end", ends)
+            table.insert(0, "method", record.method)
+            rows.append(table)
+        out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        out.attrs = {"summary": pd.DataFrame.from_dict(summaries, orient="index")}
+        return out
 
     def verdict(self, *, n_boot: int = 200, level: float = 0.9, random_state=0,
                 progress: bool = False, decisions: dict | None = None) -> pd.DataFrame:
@@ -449,7 +501,18 @@ def compare(
         leaderboard=leaderboard, predictions=main["predictions"], backtest=backtest,
         summary=main["summary"], methods=main["fitted"], failures=failures, timings=timings,
         settings=settings, fits=fits, display_names=display_names,
+        holdout_daily=_holdout_daily(log, main["summary"].index, cal, holdout_days),
     )
+
+
+def _holdout_daily(log: pd.DataFrame, customers: pd.Index, cal, holdout_days: int) -> pd.Series:
+    """Transactions (distinct customer-days) of the calibration customers per holdout day."""
+    day = (pd.to_datetime(log["date"]).dt.normalize() - cal.normalize()).dt.days.to_numpy()
+    keep = (day >= 1) & (day <= holdout_days) & log["customer_id"].isin(customers).to_numpy()
+    pairs = pd.DataFrame({"c": log["customer_id"].to_numpy()[keep], "d": day[keep]})
+    counts = pairs.drop_duplicates().groupby("d").size()
+    return counts.reindex(pd.RangeIndex(1, holdout_days + 1, name="holdout_day"),
+                          fill_value=0).rename("transactions")
 
 
 def _as_dates(values: pd.Series) -> np.ndarray:

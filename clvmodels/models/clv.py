@@ -30,7 +30,8 @@ import pandas as pd
 
 from clvmodels.errors import CLVError, InvalidParameterError, InvalidSummaryError, UnitMismatchError
 
-__all__ = ["customer_lifetime_value", "convert_discount_rate", "step_times"]
+__all__ = ["customer_lifetime_value", "convert_discount_rate", "expected_purchase_curve",
+           "step_times"]
 
 # Summary columns a purchase model may read; recency is the only one the
 # conditional-on-alive expectation does not depend on (see _factorized_curves).
@@ -167,6 +168,30 @@ def _cumulative_curve(purchase_model, frame: pd.DataFrame, times: np.ndarray) ->
                 [_expected_purchases(purchase_model, sub, float(t)) for t in times]).ravel()
         out[rows] = values.reshape(rows.size, k)
     return out
+
+
+def expected_purchase_curve(purchase_model, summary: pd.DataFrame, times) -> np.ndarray:
+    """Expected cumulative purchases ``E[X_i(t_k)]`` of every customer at every time ``t_k``.
+
+    Parameters
+    ----------
+    purchase_model : fitted purchase model
+    summary : DataFrame
+        Columns frequency, recency, T (and the model's other columns).
+    times : array_like
+        Increasing horizons in the model's unit.
+
+    Returns
+    -------
+    ndarray of shape (len(summary), len(times))
+        Distinct histories are evaluated once.
+    """
+    times = np.asarray(times, dtype=float).reshape(-1)
+    cols = ["frequency", "recency", "T"]
+    extra = [c for c in getattr(purchase_model, "covariate_columns", []) or [] if c in summary]
+    codes, first = _unique_rows(summary, cols + extra)
+    uniq = _sub_frame(summary, first, dict(summary.attrs))
+    return _cumulative_curve(purchase_model, uniq, times)[codes]
 
 
 def _history_frame(summary: pd.DataFrame, purchase_model=None) -> tuple[pd.DataFrame, list]:
