@@ -236,3 +236,16 @@ def test_the_distribution_scores_match_the_api(doc):
                   observation_end=OBS)
     ours = distribution_scores(res)["table"].loc["bgnbd", "mean_rps"]
     assert values["BG/NBD + Gamma-Gamma"][0] == pytest.approx(ours, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_the_tracking_errors_match_the_api(doc):
+    from clvmodels.evaluation.harness import compare
+
+    values = _table_values(doc, "tracking-errors")
+    res = compare(load_cdnow_transactions(), ["bgnbd"], calibration_end=CAL,
+                  observation_end=OBS)
+    ours = res.tracking().attrs["summary"].loc["bgnbd"]
+    assert values["BG/NBD + Gamma-Gamma"][0] == pytest.approx(ours["mae"], rel=1e-9)
+    assert values["BG/NBD + Gamma-Gamma"][3] == pytest.approx(
+        ours["final_cumulative_error_pct"], rel=1e-9)

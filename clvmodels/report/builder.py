@@ -723,6 +723,17 @@ def _holdout_section(result, model_methods, log, cal, obs, time_unit, unit, max_
                             "Left: PIT histograms (flat at 1 when calibrated). Right: actual "
                             f"and predicted customers by holdout count, "
                             f"{result.display_name(best)} (lowest RPS)."))
+    # per-period tracking of the holdout total by every method with a purchase model
+    tracking = result.tracking().attrs["summary"]
+    if not tracking.empty:
+        tracking = tracking.rename(columns={
+            "mae": "weekly MAE", "rmse": "weekly RMSE", "mape": "weekly MAPE %",
+            "final_cumulative_error_pct": "cumulative error at the end %"})
+        tables.append(_table(_by_display_name(tracking.sort_values("weekly MAE"), result),
+                             "method", table_id="tracking-errors",
+                             caption="Tracking of the holdout total per period (one time unit): "
+                                     "errors of the incremental totals and of the cumulative "
+                                     "total at the end of the holdout."))
     # conditional expectations and gains: the models plus the three other methods with the
     # lowest RMSE (MAE favours predicting almost nothing for counts that are mostly 0)
     by_rmse = (wide.sort_values("transactions_rmse").index if "transactions_rmse" in wide
