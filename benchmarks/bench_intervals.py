@@ -70,8 +70,8 @@ def fast_path_accuracy(model, summary) -> float:
     draws = unc.draw_parameters(model, 50, random_state=1)
     r, alpha, a, b = (draws[:, j][None, :] for j in range(4))
     args = np.broadcast_arrays(x + r, T + alpha, a, x + b, 39.0)
-    fast = unc._alive_purchases_fast(*args)
-    exact = bgnbd._alive_purchases(*args)
+    fast = bgnbd.alive_purchases_fast(*args)
+    exact = bgnbd.alive_purchases(*args)
     return float(np.max(np.abs(fast - exact) / exact))
 
 

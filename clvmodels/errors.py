@@ -48,6 +48,16 @@ class InvalidParameterError(CLVError):
     """A model parameter or function argument is outside its valid range."""
 
 
+class InvalidCustomerDataError(InvalidSummaryError, InvalidParameterError):
+    """A customer's data are impossible: ``recency > T``, a negative or non-finite count or time.
+
+    One class for this condition wherever it is found, in a summary given to an estimator
+    or in the arrays given to a model's pure functions; it is both an
+    :class:`InvalidSummaryError` and an :class:`InvalidParameterError`, so handlers of
+    either catch it.
+    """
+
+
 class NotFittedError(CLVError, AttributeError):
     """A model was used before ``fit`` (or ``from_params``) gave it parameters."""
 

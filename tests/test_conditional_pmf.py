@@ -22,14 +22,12 @@ from scipy.special import betainc
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError, NotFittedError
 from clvmodels.models import bgnbd, mbgnbd, paretonbd
 from clvmodels.models.bgnbd import BGNBD
-from clvmodels.models.conditional_pmf import (
-    log_conditional_pmf,
-    log_conditional_pmf_bgnbd,
-    log_conditional_pmf_mbgnbd,
-    log_conditional_pmf_paretonbd,
-)
+from clvmodels.models.bgnbd import log_conditional_pmf as log_conditional_pmf_bgnbd
+from clvmodels.models.conditional_pmf import log_conditional_pmf
 from clvmodels.models.mbgnbd import MBGNBD
+from clvmodels.models.mbgnbd import log_conditional_pmf as log_conditional_pmf_mbgnbd
 from clvmodels.models.paretonbd import ParetoNBD
+from clvmodels.models.paretonbd import log_conditional_pmf as log_conditional_pmf_paretonbd
 
 CDNOW_BGNBD = (0.243, 4.414, 0.793, 2.426)  # Fader, Hardie & Lee (2005)
 CDNOW_PARETO = (0.553, 10.578, 0.606, 11.669)  # Fader, Hardie & Lee (2005)

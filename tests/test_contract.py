@@ -18,8 +18,11 @@ Adding a model is a 5-line change: append a ``ModelCase`` to ``CASES``::
   ``model.fit(frame, weights=weights)`` (see the sBG case);
 * ``n`` is the number of simulated customers used by the checks (recovery uses 5x).
 
-The checks: fit returns self; sklearn.base.clone and get/set_params work and
-``__init__`` stores nothing else; unfitted use raises NotFittedError naming the
+The checks: the registry's capabilities match what the class does; predictions keep
+the summary's index and are finite; intervals bracket the estimate; the conditional
+PMF sums to 1; the forecast's simulation matches the closed-form expectation (or is
+refused by models the registry does not let it simulate); fit returns self;
+sklearn.base.clone and get/set_params work and ``__init__`` stores nothing else; unfitted use raises NotFittedError naming the
 method; fitting twice (same or fresh instance) gives identical results; compressed rows
 with counts as weights give the estimates of the expanded rows; save/load round trip is
 identical to 1e-12; bad input is refused with a message naming the column; from_params
@@ -28,6 +31,7 @@ gives a usable model; simulated parameters are recovered within 3 standard error
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,14 +48,16 @@ from clvmodels.data._simulate_family import (
 )
 from clvmodels.data._simulate_paretonbd import simulate_paretonbd_summary
 from clvmodels.data.simulate import simulate_bgnbd_summary, simulate_gamma_gamma_spend
-from clvmodels.errors import CLVError, ModelFileError, NotFittedError
+from clvmodels.errors import CLVError, InvalidParameterError, ModelFileError, NotFittedError
 from clvmodels.models.bgbb import BGBB
 from clvmodels.models.bgnbd import BGNBD
 from clvmodels.models.covariates import BGNBDCovariates, ParetoNBDCovariates
+from clvmodels.models.forecast import simulate_customer_base
 from clvmodels.models.gamma_gamma import GammaGamma
 from clvmodels.models.io import load_model
 from clvmodels.models.mbgnbd import MBGNBD
 from clvmodels.models.paretonbd import ParetoNBD
+from clvmodels.models.registry import spec_for
 from clvmodels.models.sbg import ShiftedBetaGeometric
 
 
@@ -269,7 +275,110 @@ def check_recovers_simulated_parameters(case):
     assert (z.abs() < 3).all(), table
 
 
+#: Per-customer predictions by kind of model: (method, keyword arguments).
+PREDICTIONS = {
+    "purchase": [("expected_purchases", {"t": 10.0}), ("probability_alive", {})],
+    "discrete": [("expected_purchases", {"t": 5}), ("probability_alive", {"t": 1})],
+    "spend": [("expected_spend", {})],
+}
+
+
+def _customers(frame, n=60):
+    small = frame.iloc[:n].copy()
+    small.index = pd.Index([f"c{i}" for i in range(len(small))], name="customer_id")
+    return small
+
+
+def check_registry_capabilities_match_the_class(case):
+    spec = spec_for(case.model)
+    assert spec.model_class() is case.model
+    if spec.conditional_pmf:
+        assert hasattr(case.model, "conditional_log_probability_of_purchases")
+    if spec.forecast:
+        assert getattr(case.model, "_simulate_alive_purchases", None) is not None
+    if spec.intervals:
+        for method, _ in PREDICTIONS[spec.kind]:
+            assert "interval" in inspect.signature(getattr(case.model, method)).parameters
+
+
+def check_predictions_keep_the_index_and_are_finite(case):
+    spec = spec_for(case.model)
+    model, frame = _fitted(case)
+    if spec.kind == "contractual":
+        t = np.arange(1, 9)
+        survival = np.asarray(model.survival(t))
+        assert survival.shape == t.shape and np.all(np.isfinite(survival))
+        assert np.all(np.diff(survival) <= 0) and 0 < survival[-1] <= survival[0] <= 1
+        return
+    small = _customers(frame)
+    for method, kwargs in PREDICTIONS[spec.kind]:
+        out = getattr(model, method)(small, **kwargs)
+        assert isinstance(out, pd.Series) and out.name == method
+        assert out.index.equals(small.index)
+        assert np.all(np.isfinite(out.to_numpy())) and np.all(out.to_numpy() >= 0)
+
+
+def check_intervals_bracket_the_estimate(case):
+    spec = spec_for(case.model)
+    if not spec.intervals:
+        return
+    model, frame = _fitted(case)
+    small = _customers(frame, 20)
+    for method, kwargs in PREDICTIONS[spec.kind]:
+        plain = getattr(model, method)(small, **kwargs)
+        table = getattr(model, method)(small, **kwargs, interval=0.9, n_draws=40,
+                                       random_state=0)
+        assert list(table.columns) == [method, f"{method}_lower", f"{method}_upper"]
+        assert table.index.equals(small.index)
+        np.testing.assert_allclose(table[method], plain, rtol=1e-12)
+        slack = 1e-9 * np.abs(plain.to_numpy()) + 1e-12
+        assert np.all(table[f"{method}_lower"] <= plain + slack)
+        assert np.all(plain <= table[f"{method}_upper"] + slack)
+
+
+def check_conditional_pmf_sums_to_one(case):
+    if not spec_for(case.model).conditional_pmf:
+        return
+    model, frame = _fitted(case)
+    small = _customers(frame, 6)
+    counts = np.arange(400)
+    rows = small.loc[np.repeat(small.index, counts.size)]
+    logp = model.conditional_log_probability_of_purchases(rows, np.tile(counts, len(small)),
+                                                          8.0)
+    total = np.exp(logp).reshape(len(small), counts.size).sum(axis=1)
+    np.testing.assert_allclose(total, 1.0, rtol=1e-8)
+    # and its mean is the model's conditional expectation
+    mean = (np.exp(logp).reshape(len(small), counts.size) * counts).sum(axis=1)
+    np.testing.assert_allclose(mean, model.expected_purchases(small, t=8.0), rtol=1e-6)
+
+
+def check_forecast_simulation_matches_the_expectation(case):
+    spec = spec_for(case.model)
+    model, frame = _fitted(case)
+    small = _customers(frame, 400)
+    if spec.kind not in ("purchase", "discrete"):
+        return
+    if not spec.forecast:
+        with pytest.raises(InvalidParameterError, match="forecast_customer_base"):
+            simulate_customer_base(model, small, [5.0, 10.0], n_sims=5, random_state=0)
+        return
+    sims = simulate_customer_base(model, small, [5.0, 10.0], n_sims=400,
+                                  parameter_uncertainty=False, random_state=0)
+    again = simulate_customer_base(model, small, [5.0, 10.0], n_sims=400,
+                                   parameter_uncertainty=False, random_state=0)
+    np.testing.assert_array_equal(sims["transactions"], again["transactions"])
+    total = sims["transactions"].sum(axis=1)
+    expected = model.expected_purchases(small, t=10.0).sum()
+    se = total.std(ddof=1) / np.sqrt(total.size)
+    assert abs(total.mean() - expected) < 5 * se, (total.mean(), expected, se)
+
+
 CHECKS = [
+    check_registry_capabilities_match_the_class,
+    check_predictions_keep_the_index_and_are_finite,
+    check_intervals_bracket_the_estimate,
+    check_conditional_pmf_sums_to_one,
+    check_forecast_simulation_matches_the_expectation,
     check_fit_returns_self,
     check_init_stores_only_parameters_and_clone_works,
     check_unfitted_use_raises,

@@ -170,7 +170,7 @@ def test_deterministic(log):
 
 
 def test_holdout_log_likelihood_for_probabilistic_methods(log):
-    from clvmodels.models.conditional_pmf import log_conditional_pmf_bgnbd
+    from clvmodels.models.bgnbd import log_conditional_pmf as log_conditional_pmf_bgnbd
 
     res = clvmodels.compare(log, ["bgnbd", "paretonbd", "zero"], calibration_end=CAL,
                             observation_end=OBS)

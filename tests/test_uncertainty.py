@@ -31,17 +31,16 @@ from clvmodels.models import bgnbd, gamma_gamma, mbgnbd, paretonbd
 from clvmodels.models._base import BaseModel
 from clvmodels.models.bgbb import BGBB
 from clvmodels.models.bgnbd import BGNBD
+from clvmodels.models.bgnbd import alive_purchases_fast as _alive_purchases_fast
 from clvmodels.models.clv import customer_lifetime_value
 from clvmodels.models.gamma_gamma import GammaGamma
+from clvmodels.models.gamma_gamma import expected_spend_draws as gamma_gamma_draws
 from clvmodels.models.mbgnbd import MBGNBD
 from clvmodels.models.paretonbd import ParetoNBD
+from clvmodels.models.paretonbd import predict_draws as paretonbd_draws
 from clvmodels.models.uncertainty import (
-    _alive_purchases_fast,
-    bgnbd_draws,
     bootstrap_parameters,
     draw_parameters,
-    gamma_gamma_draws,
-    paretonbd_draws,
     percentiles,
 )
 
@@ -187,8 +186,8 @@ def test_bgnbd_kernel_equals_the_pure_functions_draw_by_draw(base, t, module, va
     draws = np.asarray(base) * np.exp(0.1 * rng.standard_normal((6, 4)))
     draws[0] = base
     x, tx, T = _grid_rows()
-    ep = bgnbd_draws("expected_purchases", draws, x, tx, T, t, variant=variant)
-    pa = bgnbd_draws("probability_alive", draws, x, tx, T, variant=variant)
+    ep = module.predict_draws("expected_purchases", draws, x, tx, T, t)
+    pa = module.predict_draws("probability_alive", draws, x, tx, T)
     for i, theta in enumerate(draws):
         np.testing.assert_allclose(ep[i], module.expected_purchases(theta, x, tx, T, t),
                                    rtol=5e-9, atol=1e-300)
@@ -204,7 +203,7 @@ def test_fast_alive_purchases_uses_each_route_and_stays_exact():
     b = np.array([[2.5], [2.5], [2.5], [0.2]])
     t = np.array([[20.0], [0.01], [30.0], [5.0]])
     fast = _alive_purchases_fast(r, alpha, a, b, t)
-    exact = bgnbd._alive_purchases(*np.broadcast_arrays(r, alpha, a, b, t))
+    exact = bgnbd.alive_purchases(*np.broadcast_arrays(r, alpha, a, b, t))
     np.testing.assert_allclose(fast, exact, rtol=5e-9)
 
 

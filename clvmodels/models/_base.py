@@ -88,11 +88,10 @@ from clvmodels import errors as _errors
 from clvmodels._version import __version__
 from clvmodels.errors import (
     InvalidParameterError,
-    InvalidSummaryError,
     ModelFileError,
-    NotFittedError,
     UnitMismatchError,
 )
+from clvmodels.models._checks import check_is_fitted, validate_data, weights_array
 from clvmodels.models._fit import (
     DEFAULT_LOG_BOUNDS,
     LOG,
@@ -104,6 +103,7 @@ from clvmodels.models._fit import (
     get_transform,
     summary_table,
 )
+from clvmodels.models.conditional_pmf import log_conditional_pmf
 from clvmodels.models.registry import spec_for
 
 __all__ = [
@@ -117,219 +117,15 @@ __all__ = [
 #: Version of the JSON layout written by :meth:`BaseModel.save`.
 FORMAT_VERSION = 1
 
-_SHOW = 5  # rows shown in an error message
-
-
-def check_is_fitted(model: BaseModel, method: str) -> None:
-    """Raise :class:`~clvmodels.errors.NotFittedError` unless ``model`` has parameters.
-
-    Parameters
-    ----------
-    model : BaseModel
-    method : str
-        Name of the method the user called (used in the message).
-    """
-    if not hasattr(model, "params_"):
-        name = type(model).__name__
-        raise NotFittedError(
-            f"This {name} has no parameters yet, so {method}() cannot run. Call "
-            f"{name}().fit(summary) first, or build it from known values with "
-            f"{name}.from_params({', '.join(f'{p}=...' for p in model._param_names)})."
-        )
-
-
-def _describe_rows(index: pd.Index, positions: np.ndarray, values: dict[str, np.ndarray]) -> str:
-    shown = []
-    for i in positions[:_SHOW]:
-        parts = ", ".join(f"{name}={_fmt(col[i])}" for name, col in values.items())
-        shown.append(f"{index.name or 'row'} {index[i]!r}: {parts}")
-    return "; ".join(shown)
-
-
-def _fmt(value: Any) -> str:
-    value = float(value)
-    return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
-
-
-def _name(model) -> str:
-    return model.__name__ if isinstance(model, type) else type(model).__name__
-
-
-def validate_data(
-    model: BaseModel | type[BaseModel],
-    summary: pd.DataFrame | Mapping | None,
-    columns: Mapping[str, Any],
-    *,
-    context: str = "fit",
-) -> tuple[dict[str, np.ndarray], pd.Index]:
-    """Check a customer summary (or arrays) against a model's declared data columns.
-
-    All problems are collected and reported together in one
-    :class:`~clvmodels.errors.InvalidSummaryError` naming the column, the
-    first rows and their values, the count of bad rows, and the fix.
-
-    Parameters
-    ----------
-    model : BaseModel or its class
-        Supplies ``_data_columns`` and the declarative rules.
-    summary : DataFrame or mapping, optional
-        Holds the columns by name.
-    columns : mapping
-        Arrays passed by keyword (used when ``summary`` is None, or to
-        override one of its columns).
-    context : str
-        Name of the calling method, for messages.
-
-    Returns
-    -------
-    data : dict of str -> float ndarray
-    index : Index
-        The summary's index (customer ids) or a RangeIndex.
-    """
-    needed = model._data_columns
-    unknown = [c for c in columns if c not in needed]
-    if unknown:
-        raise InvalidSummaryError(
-            f"{context}() got unknown data argument(s) {unknown}; {_name(model)} "
-            f"uses the columns {list(needed)}."
-        )
-    if summary is None and not columns:
-        raise InvalidSummaryError(
-            f"{context}() needs data: pass a customer summary DataFrame with columns "
-            f"{list(needed)} "
-            f"(for example from clvmodels.rfm_summary) or the arrays by keyword, "
-            f"{context}({', '.join(f'{c}=...' for c in needed)})."
-        )
-    if summary is not None and not isinstance(summary, (pd.DataFrame, Mapping)):
-        raise InvalidSummaryError(
-            f"{context}() expects a pandas DataFrame (the customer summary) with columns "
-            f"{list(needed)}, got {type(summary).__name__}. Pass arrays by keyword instead: "
-            f"{context}({', '.join(f'{c}=...' for c in needed)})."
-        )
-    source: dict[str, Any] = {}
-    missing = []
-    for c in needed:
-        if c in columns:
-            source[c] = columns[c]
-        elif summary is not None and c in summary:
-            source[c] = summary[c]
-        else:
-            missing.append(c)
-    if missing:
-        have = list(summary.columns) if isinstance(summary, pd.DataFrame) else sorted(columns)
-        raise InvalidSummaryError(
-            f"The customer summary is missing column(s) {missing} needed by {context}() "
-            f"(it has {have}). Build the summary with clvmodels.rfm_summary, rename your columns "
-            f"to {list(needed)}, or pass the arrays by keyword."
-        )
-
-    arrays: dict[str, np.ndarray] = {}
-    problems: list[str] = []
-    for c in needed:
-        raw = source[c]
-        try:
-            arr = np.asarray(raw, dtype=float)
-        except (TypeError, ValueError):
-            problems.append(
-                f"column '{c}' is not numeric (dtype {getattr(raw, 'dtype', type(raw).__name__)}); "
-                "convert it with pd.to_numeric."
-            )
-            continue
-        if arr.ndim == 0 or (arr.ndim == 2 and 1 in arr.shape):  # one customer; a column vector
-            arr = arr.reshape(-1)
-        if arr.ndim != 1:
-            problems.append(f"column '{c}' must be one-dimensional, got shape {arr.shape}.")
-            continue
-        arrays[c] = arr
-    if problems:
-        raise InvalidSummaryError("Invalid customer summary: " + " ".join(problems))
-
-    lengths = {c: a.shape[0] for c, a in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        raise InvalidSummaryError(
-            f"The data columns have different lengths {lengths}; "
-            "pass one value per customer in each."
-        )
-    n = next(iter(lengths.values()))
-    if n == 0:
-        raise InvalidSummaryError(
-            f"{context}() got an empty customer summary (0 rows); nothing to use."
-        )
-    if isinstance(summary, pd.DataFrame) and len(summary) == n:
-        index = summary.index
-    else:
-        index = pd.RangeIndex(n, name="customer")
-
-    def report(mask: np.ndarray, what: str, cols: list[str], fix: str) -> None:
-        positions = np.flatnonzero(mask)
-        if positions.size:
-            shown = _describe_rows(index, positions, {k: arrays[k] for k in cols})
-            problems.append(f"{what} in {positions.size} of {n} rows (first: {shown}). {fix}")
-
-    for c, a in arrays.items():
-        bad = ~np.isfinite(a)
-        report(
-            bad,
-            f"column '{c}' is missing (NaN) or infinite",
-            [c],
-            "Drop or fill these customers before fitting.",
-        )
-        finite = ~bad
-        if c in model._positive_columns:
-            report(
-                finite & (a <= 0),
-                f"column '{c}' must be > 0 but is not",
-                [c],
-                f"'{c}' is a count or duration that cannot be zero or negative here.",
-            )
-        else:
-            report(
-                finite & (a < 0),
-                f"column '{c}' is negative",
-                [c],
-                f"'{c}' is a count or a time since the first purchase and cannot be negative.",
-            )
-        if c in model._integer_columns:
-            report(
-                finite & (a != np.round(a)),
-                f"column '{c}' is not a whole number",
-                [c],
-                f"'{c}' counts repeat purchases; round it or recompute it with "
-                "clvmodels.rfm_summary.",
-            )
-    for c, upper in model._bounded_by.items():
-        if c in arrays and upper in arrays:
-            a, b = arrays[c], arrays[upper]
-            report(
-                a > b + 1e-9 * np.maximum(1.0, np.abs(b)),
-                f"column '{c}' exceeds column '{upper}'",
-                [c, upper],
-                f"'{c}' cannot be larger than '{upper}' (the last repeat purchase happens "
-                "within the "
-                "observation window); check that both use the same time unit, or recompute the "
-                "summary with clvmodels.rfm_summary.",
-            )
-    for c, other in model._zero_implies_zero.items():
-        if c in arrays and other in arrays:
-            report(
-                (arrays[c] == 0) & (arrays[other] > 0),
-                f"'{c}' is 0 but '{other}' is > 0",
-                [c, other],
-                f"a customer without repeat purchases has '{other}' = 0 by definition; the summary "
-                "was probably built with another convention (e.g. recency measured to the end of "
-                "the period); recompute it with clvmodels.rfm_summary.",
-            )
-    extra = model._check_data(arrays, index) if not isinstance(model, type) else []
-    problems.extend(extra or [])
-    if problems:
-        raise InvalidSummaryError(
-            f"Invalid customer summary for {context}(): " + " | ".join(problems)
-        )
-    return arrays, index
-
 
 class ConditionalCountsMixin:
-    """For purchase models (BG/NBD, Pareto/NBD, MBG/NBD): the distribution of future counts."""
+    """For purchase models (BG/NBD, Pareto/NBD, MBG/NBD): the distribution of future counts.
+
+    A class names its module's ``log_conditional_pmf(params, n, frequency, recency, T, t)``
+    as ``_log_conditional_pmf_function``.
+    """
+
+    _log_conditional_pmf_function: ClassVar[Any] = None
 
     def conditional_log_probability_of_purchases(self, summary, counts, t) -> np.ndarray:
         """log P(X(T, T + t) = counts[i] | frequency, recency, T) per customer.
@@ -339,8 +135,6 @@ class ConditionalCountsMixin:
         :mod:`clvmodels.models.conditional_pmf` for the formula and its checks.
         The comparison harness uses it to score the holdout log-likelihood.
         """
-        from clvmodels.models.conditional_pmf import log_conditional_pmf
-
         return log_conditional_pmf(self, summary, counts, t)
 
 
@@ -555,7 +349,6 @@ class BaseModel(_Hyperparameters):
         Time unit of the fitted summary (``summary.attrs["time_unit"]``).
     """
 
-    _model_type: ClassVar[str] = ""
     _param_names: ClassVar[tuple[str, ...]] = ()
     _data_columns: ClassVar[tuple[str, ...]] = ()
     _integer_columns: ClassVar[tuple[str, ...]] = ()
@@ -671,29 +464,7 @@ class BaseModel(_Hyperparameters):
 
     @staticmethod
     def _weights(summary, weights, n: int) -> np.ndarray | None:
-        if weights is None:
-            return None
-        if isinstance(weights, str):
-            if summary is None or weights not in summary:
-                raise InvalidSummaryError(
-                    f"weights={weights!r} names a column that the summary does not have."
-                )
-            weights = summary[weights]
-        w = np.asarray(weights, dtype=float).reshape(-1)
-        if w.shape[0] != n:
-            raise InvalidSummaryError(
-                f"weights has {w.shape[0]} values but the summary has {n} rows."
-            )
-        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-        if bad.size:
-            raise InvalidSummaryError(
-                f"weights must be finite and >= 0; {bad.size} are not "
-                f"(first rows {bad[:_SHOW].tolist()}, "
-                f"values {w[bad[:_SHOW]].tolist()})."
-            )
-        if w.sum() <= 0:
-            raise InvalidSummaryError("weights sum to zero: no customer to fit.")
-        return w
+        return weights_array(weights, n, summary=summary, require_positive_total=True)
 
     def _set_fit_result(self, result: FitResult) -> None:
         """Keep the typed record of a fit and set the public attributes from it."""

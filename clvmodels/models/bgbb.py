@@ -43,7 +43,7 @@ from scipy.special import digamma, expm1, gammaln, polygamma
 from clvmodels.errors import InvalidParameterError
 from clvmodels.models._base import BaseModel, check_is_fitted
 from clvmodels.models._params import unpack_params
-from clvmodels.models.bgnbd import log_beta, log_gamma_ratio
+from clvmodels.models._special import log_beta, log_gamma_ratio
 from clvmodels.models.sbg import hyp2f1_unit
 
 __all__ = [
@@ -668,7 +668,6 @@ class BGBB(BaseModel):
     ([1.204, 0.75, 0.657, 2.783], -33225.6)
     """
 
-    _model_type = "BGBB"
     _param_names = PARAM_NAMES
     _data_columns = ("frequency", "recency", "n_periods")
     _integer_columns = ("frequency", "recency", "n_periods")

@@ -56,7 +56,7 @@ hypergeometric functions). ``P_new`` is
                            (beta'/(beta'+tau))^s / (beta'+tau) dtau
 
   taken in ``u = log tau``, where the integrand is log-concave, by the
-  Gauss-Legendre panels of :func:`clvmodels.models.paretonbd._log_concave_nodes`
+  Gauss-Legendre panels of :func:`clvmodels.models.paretonbd.log_concave_nodes`
   around its peak (no cancellation for large ``n`` or ``x``).
 
 ``P(alive)`` and ``1 - P(alive)`` are both computed in log space: BG/NBD and
@@ -74,378 +74,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import betainc, gammaln
 
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError
-from clvmodels.models import bgnbd, mbgnbd, paretonbd
-from clvmodels.models._base import check_is_fitted
-from clvmodels.models.bgnbd import log_beta, log_gamma_ratio
+from clvmodels.models.registry import get_spec, model_keys
 
-__all__ = [
-    "log_conditional_pmf",
-    "log_conditional_pmf_bgnbd",
-    "log_conditional_pmf_mbgnbd",
-    "log_conditional_pmf_paretonbd",
-]
-
-# below this, betainc's value is replaced by the log of its hypergeometric series
-_TINY_TAIL = 1e-280
-_SERIES_MAX_TERMS = 1_000_000
-_SERIES_TOL = 1e-17
-_QUAD_BLOCK = 20_000  # rows per block of the Pareto/NBD quadrature (x 280 nodes)
-
-
-# ---------------------------------------------------------------------------
-# argument handling
-# ---------------------------------------------------------------------------
-def _counts_and_horizon(n, frequency, recency, T, t, check):
-    """Broadcast ``(n, x, t_x, T, t)`` to flat float arrays; check ``n`` and ``t``."""
-    x, tx, T_ = check(frequency, recency, T)
-    n = np.asarray(n, dtype=float)
-    t = np.asarray(t, dtype=float)
-    try:
-        n, x, tx, T_, t = np.broadcast_arrays(n, x, tx, T_, t)
-    except ValueError:
-        raise InvalidParameterError(
-            f"n (shape {n.shape}), the customer data (shape {np.shape(x)}) and t (shape "
-            f"{t.shape}) cannot be broadcast together; give one count per customer."
-        ) from None
-    bad = ~np.isfinite(n) | (n < 0) | (n != np.round(n))
-    if np.any(bad):
-        pos = np.flatnonzero(bad.ravel())
-        raise InvalidParameterError(
-            f"n must hold whole numbers >= 0 (purchase counts); {pos.size} value(s) are not, "
-            f"first at position {pos[0]}: {float(n.ravel()[pos[0]])!r}."
-        )
-    bad = ~np.isfinite(t) | (t < 0)
-    if np.any(bad):
-        pos = np.flatnonzero(bad.ravel())
-        raise InvalidParameterError(
-            f"the horizon t must be finite and >= 0 (a length of time in the model's unit); "
-            f"got {t.ravel()[pos[0]]!r} at position {pos[0]}."
-        )
-    shape = n.shape
-    return shape, *(np.ravel(v).astype(float) for v in (n, x, tx, T_, t))
-
-
-def _log1mexp(v):
-    """``log(1 - e^v)`` for ``v <= 0`` (``-inf`` at ``v = 0``), accurate on both sides of -log 2."""
-    v = np.minimum(np.asarray(v, dtype=float), 0.0)
-    with np.errstate(divide="ignore"):
-        return np.where(v > -0.6931471805599453, np.log(-np.expm1(v)), np.log1p(-np.exp(v)))
-
-
-def _unique_rows(*columns):
-    """Distinct rows of equal-length float columns and the inverse index."""
-    stacked = np.stack(columns, axis=1)
-    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    return tuple(uniq[:, j] for j in range(len(columns))), inverse.reshape(-1)
-
-
-def _combine(log_alive, log_dead, log_new, n):
-    """``log([n = 0] e^log_dead + e^(log_alive + log_new))``."""
-    out = log_alive + log_new
-    zero = n == 0
-    out[zero] = np.logaddexp(log_dead[zero], out[zero])
-    # P(alive) + P(dead) = 1 up to rounding: keep log-probabilities <= 0
-    return np.minimum(out, 0.0)
-
-
-# ---------------------------------------------------------------------------
-# negative binomial tail and the BG/NBD new-customer PMF in log space
-# ---------------------------------------------------------------------------
-def _log_nb_tail(n, r, z):
-    """``log I_z(n, r)`` = log P(N >= n) for ``N ~ NB(r, 1 - z)`` (``n >= 1``, ``0 < z < 1``).
-
-    scipy's ``betainc`` where its value is above 1e-280; beyond, the positive
-    series ``log[z^n (1-z)^r / (n B(n, r))] + log 2F1(n + r, 1; n + 1; z)``
-    (DLMF 8.17.8), whose terms fall by at least ``(n + r) z / (n + 1) < 1`` each
-    step that far in the tail.
-    """
-    out = np.empty(n.shape)
-    with np.errstate(under="ignore"):
-        val = betainc(n, r, z)
-    ok = val > _TINY_TAIL
-    out[ok] = np.log(val[ok])
-    far = ~ok
-    if np.any(far):
-        nf, rf, zf = n[far], r[far], z[far]
-        log_lead = nf * np.log(zf) + r[far] * np.log1p(-zf) - np.log(nf) - log_beta(nf, rf)
-        total = np.ones(nf.shape)
-        term = np.ones(nf.shape)
-        active = np.arange(nf.size)
-        for k in range(_SERIES_MAX_TERMS):
-            term[active] *= zf[active] * (nf[active] + rf[active] + k) / (nf[active] + 1.0 + k)
-            total[active] += term[active]
-            active = active[term[active] > _SERIES_TOL * total[active]]
-            if active.size == 0:
-                break
-        out[far] = log_lead + np.log(total)
-    return out
-
-
-def _log_pmf_bgnbd_new(r, alpha, a, b, n, t):
-    """``log P(X(t) = n)`` of a new BG/NBD customer, per row (FHL 2005, eq. 8); ``t > 0``.
-
-    ``r``, ``alpha``, ``b``, ``n``, ``t`` are arrays of one shape, ``a`` a float.
-    """
-    log_q = -np.log1p(t / alpha)  # log(alpha / (alpha + t))
-    log_z = np.log(t) - np.log(alpha + t)
-    log_b_ab = log_beta(a, b)
-    first = (
-        log_beta(a, b + n) - log_b_ab + log_gamma_ratio(r, n) - gammaln(n + 1.0)
-        + r * log_q + n * log_z
-    )
-    second = np.full(n.shape, -np.inf)
-    has = n > 0
-    if np.any(has):
-        z = np.exp(log_z[has])
-        second[has] = (
-            log_beta(a + 1.0, b[has] + n[has] - 1.0) - log_b_ab[has]
-            + _log_nb_tail(n[has], r[has], z)
-        )
-    return np.logaddexp(first, second)
-
-
-def _bg_family(r, alpha, a, b_alive, log_odds_dead, n, x, T, t):
-    """Shared assembly for BG/NBD and MBG/NBD (``b_alive`` the posterior ``b`` of ``p``)."""
-    log_alive = -np.logaddexp(0.0, log_odds_dead)
-    log_dead = log_odds_dead + log_alive  # -inf when the customer cannot have dropped out
-    log_new = np.zeros(n.shape)  # t = 0: P_new(0) = 1 and P_new(n > 0) = 0
-    pos = t > 0
-    log_new[~pos & (n > 0)] = -np.inf
-    if np.any(pos):
-        (ux, uT, un, ut), inv = _unique_rows(x[pos], T[pos], n[pos], t[pos])
-        vals = _log_pmf_bgnbd_new(r + ux, alpha + uT, a, b_alive(ux), un, ut)
-        log_new[pos] = vals[inv]
-    return _combine(log_alive, log_dead, log_new, n)
-
-
-def log_conditional_pmf_bgnbd(params, n, frequency, recency, T, t) -> np.ndarray:
-    """``log P(X(T, T+t) = n | x, t_x, T)`` under the BG/NBD model (closed form).
-
-    Fader & Hardie, "Deriving the conditional PMF of the BG/NBD model"; with
-    ``P(alive) = 1 / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))``
-    (FHL 2005, eq. A10)::
-
-        P(X(T, T+t) = n | x, t_x, T)
-            = [n = 0] (1 - P(alive)) + P(alive) P_BGNBD(n; r + x, alpha + T, a, b + x; t)
-
-    where ``P_BGNBD(n; r, alpha, a, b; t)`` is the new-customer PMF of FHL
-    2005, eq. 8: ``B(a, b+n)/B(a, b) Gamma(r+n)/(Gamma(r) n!) (alpha/(alpha+t))^r
-    (t/(alpha+t))^n + [n > 0] B(a+1, b+n-1)/B(a, b) I_{t/(alpha+t)}(n, r)``.
-    All in log space (see the module docstring for the derivation and the
-    incomplete-beta tail).
-
-    Parameters
-    ----------
-    params : sequence (r, alpha, a, b) or mapping
-    n : array_like of int
-        Purchase counts in ``(T, T + t]``, one per customer (broadcast with the data).
-    frequency, recency, T : array_like
-        The customers' calibration histories ``x``, ``t_x``, ``T``.
-    t : float or array_like
-        Length of the window (>= 0).
-
-    Returns
-    -------
-    ndarray
-        Log-probabilities (``<= 0``), in the broadcast shape.
-
-    Examples
-    --------
-    >>> params = (0.243, 4.414, 0.793, 2.426)
-    >>> lp = log_conditional_pmf_bgnbd(params, np.arange(300), 2, 30.43, 38.86, 39.0)
-    >>> float(np.round(np.exp(lp).sum(), 12))
-    1.0
-    """
-    r, alpha, a, b = bgnbd._unpack(params)
-    shape, n, x, tx, T, t = _counts_and_horizon(n, frequency, recency, T, t, _bg_check)
-    d = bgnbd._log_odds_dead(r, alpha, a, b, x, tx, T)
-    out = _bg_family(r, alpha, a, lambda ux: b + ux, d, n, x, T, t)
-    return out.reshape(shape)
-
-
-def log_conditional_pmf_mbgnbd(params, n, frequency, recency, T, t) -> np.ndarray:
-    """``log P(X(T, T+t) = n | x, t_x, T)`` under the MBG/NBD model (closed form).
-
-    The MBG/NBD is a BG/NBD in which dropout can also happen at time 0
-    (Batislam, Denizel & Filiztekin 2007): the survival factor of the
-    likelihood's alive term is ``(1 - p)^(x + 1)``, so with
-    ``P(alive) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x))`` (also for
-    ``x = 0``)::
-
-        P(X(T, T+t) = n | x, t_x, T)
-            = [n = 0] (1 - P(alive)) + P(alive) P_BGNBD(n; r + x, alpha + T, a, b + x + 1; t)
-
-    with ``P_BGNBD`` the BG/NBD new-customer PMF (FHL 2005, eq. 8); see
-    :func:`log_conditional_pmf_bgnbd`.
-
-    Parameters
-    ----------
-    params : sequence (r, alpha, a, b) or mapping
-    n : array_like of int
-    frequency, recency, T : array_like
-    t : float or array_like
-
-    Returns
-    -------
-    ndarray of log-probabilities
-
-    Examples
-    --------
-    >>> params = (0.525, 6.183, 0.891, 1.614)
-    >>> lp = log_conditional_pmf_mbgnbd(params, [0, 1], [0, 0], [0.0, 0.0], 38.86, 39.0)
-    >>> np.round(np.exp(lp), 4)
-    array([0.8912, 0.0787])
-    """
-    r, alpha, a, b = mbgnbd._unpack(params)
-    shape, n, x, tx, T, t = _counts_and_horizon(n, frequency, recency, T, t, _bg_check)
-    d = mbgnbd._log_odds_dead(r, alpha, a, b, x, tx, T)
-    out = _bg_family(r, alpha, a, lambda ux: b + ux + 1.0, d, n, x, T, t)
-    return out.reshape(shape)
-
-
-def _bg_check(frequency, recency, T):
-    x, tx, T, _ = bgnbd._data(frequency, recency, T)
-    return x, tx, T
-
-
-# ---------------------------------------------------------------------------
-# Pareto/NBD
-# ---------------------------------------------------------------------------
-def _log_pmf_paretonbd_new(r, alpha, s, beta, n, t):
-    """``log P(X(t) = n)`` of a new Pareto/NBD customer, per row (note 009, section 4); ``t > 0``.
-
-    ``r``, ``alpha``, ``beta``, ``n``, ``t`` arrays of one shape, ``s`` a float.
-    """
-    log_coef = log_gamma_ratio(r, n) - gammaln(n + 1.0)
-    la, lb, lt = np.log(alpha), np.log(beta), np.log(t)
-    log_alive = (
-        log_coef - r * np.log1p(t / alpha) + n * (lt - np.logaddexp(la, lt))
-        - s * np.log1p(t / beta)
-    )
-    log_dead = np.empty(n.shape)
-    for start in range(0, n.size, _QUAD_BLOCK):
-        sl = slice(start, start + _QUAD_BLOCK)
-        rr, nn = r[sl, None], n[sl, None]
-        la_, lb_ = la[sl, None], lb[sl, None]
-
-        # u = log tau: log of tau (alpha/(alpha+tau))^r (tau/(alpha+tau))^n
-        #                        (beta/(beta+tau))^s / (beta+tau)
-        def log_f(u, rr=rr, nn=nn, la_=la_, lb_=lb_):
-            log_ap = np.logaddexp(la_, u)
-            log_bp = np.logaddexp(lb_, u)
-            return (u + rr * (la_ - log_ap) + nn * (u - log_ap) + s * (lb_ - log_bp)
-                    - log_bp)
-
-        def dlog_f(u, rr=rr, nn=nn, la_=la_, lb_=lb_):
-            return ((nn + 1.0) - (rr + nn) / (1.0 + np.exp(la_ - u))
-                    - (s + 1.0) / (1.0 + np.exp(lb_ - u)))
-
-        hi = lt[sl]
-        n_b = n[sl]
-        # below u_c the slope of log_f is >= (n + 1)/2: lo is >= 55 below the peak
-        u_c = np.log(np.minimum(alpha[sl], beta[sl]) * (n_b + 1.0)
-                     / (2.0 * (r[sl] + n_b + s + 1.0)))
-        lo = np.minimum(u_c, hi) - 2.0 * (paretonbd._WINDOW + 5.0) / (n_b + 1.0)
-        u, log_w = paretonbd._log_concave_nodes(log_f, dlog_f, lo, hi)
-        log_terms = log_f(u) + log_w
-        top = log_terms.max(axis=1)
-        log_dead[sl] = top + np.log(np.exp(log_terms - top[:, None]).sum(axis=1))
-    log_dead += log_coef + np.log(s)
-    return np.logaddexp(log_alive, log_dead)
-
-
-def _paretonbd_alive_dead(r, alpha, s, beta, x, tx, T):
-    """``log P(alive | data)`` and ``log P(dead | data)`` for flat arrays.
-
-    With ``G = s J(r+x, s+1; t_x)``, ``H = (r+x) J(r+x+1, s; T)`` (so that the
-    likelihood is ``C (G + H)``, note 009 eq. 22), the alive term
-    ``A = (alpha+T)^-(r+x) (beta+T)^-s`` and the dead term
-    ``D = s [J(r+x, s+1; t_x) - J(r+x, s+1; T)] = s int_{t_x}^T (alpha+tau)^-(r+x)
-    (beta+tau)^-(s+1) dtau``: ``P(alive) = A / (G + H)``, ``P(dead) = D / (G + H)``.
-    """
-    prep = paretonbd._prepare(x, tx, T)
-    log_G, log_H, _, _ = paretonbd._likelihood_parts(r, alpha, s, beta, prep)
-    log_G, log_H = log_G[prep.g_index], log_H[prep.h_index]
-    log_total = np.logaddexp(log_G, log_H)
-    log_A = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    log_alive = np.minimum(log_A - log_total, 0.0)
-    # J(r+x, s+1; T) on the distinct (x, T) pairs
-    log_JT = paretonbd._log_tail_integral(
-        alpha, beta, r + prep.h_x, np.full(prep.h_x.shape, s + 1.0), prep.h_t
-    )[0][prep.h_index]
-    log_Jtx = log_G - np.log(s)
-    log_dead = log_G + _log1mexp(np.minimum(log_JT - log_Jtx, 0.0)) - log_total
-    return log_alive, log_dead
-
-
-def log_conditional_pmf_paretonbd(params, n, frequency, recency, T, t) -> np.ndarray:
-    """``log P(X(T, T+t) = n | x, t_x, T)`` under the Pareto/NBD model (1-D quadrature).
-
-    Fader & Hardie, "Deriving the conditional PMF of the Pareto/NBD model";
-    here in the equivalent form::
-
-        P(X(T, T+t) = n | x, t_x, T)
-            = [n = 0] (1 - P(alive)) + P(alive) P_PNBD(n; r + x, alpha + T, s, beta + T; t)
-
-    with ``P(alive)`` of note 009, eq. 36 and the new-customer PMF (note 009,
-    section 4)::
-
-        P_PNBD(n; r, alpha, s, beta; t)
-            = Gamma(r+n)/(Gamma(r) n!) (alpha/(alpha+t))^r (t/(alpha+t))^n (beta/(beta+t))^s
-              + Gamma(r+n)/(Gamma(r) n!) s int_0^t (alpha/(alpha+tau))^r (tau/(alpha+tau))^n
-                                                   (beta/(beta+tau))^s / (beta+tau) dtau
-
-    The integral (dying inside the window after ``n`` purchases) is a
-    Gauss-Legendre quadrature in ``u = log tau`` around the peak of the
-    log-concave integrand (:func:`clvmodels.models.paretonbd._log_concave_nodes`,
-    7 panels x 20 nodes per side); ``1 - P(alive)`` is ``s int_{t_x}^T
-    (alpha+tau)^-(r+x) (beta+tau)^-(s+1) dtau`` over the likelihood (a
-    difference of two tail integrals ``J``, taken in log space).
-
-    Parameters
-    ----------
-    params : sequence (r, alpha, s, beta) or mapping
-    n : array_like of int
-    frequency, recency, T : array_like
-    t : float or array_like
-
-    Returns
-    -------
-    ndarray of log-probabilities
-
-    Examples
-    --------
-    >>> params = (0.553, 10.578, 0.606, 11.669)
-    >>> lp = log_conditional_pmf_paretonbd(params, np.arange(300), 2, 30.43, 38.86, 39.0)
-    >>> float(np.round(np.exp(lp).sum(), 10))
-    1.0
-    """
-    r, alpha, s, beta = paretonbd._unpack_params(params)
-    shape, n, x, tx, T, t = _counts_and_horizon(n, frequency, recency, T, t,
-                                                paretonbd._check_data)
-    log_alive, log_dead = _paretonbd_alive_dead(r, alpha, s, beta, x, tx, T)
-    log_new = np.zeros(n.shape)
-    pos = t > 0
-    log_new[~pos & (n > 0)] = -np.inf
-    if np.any(pos):
-        (ux, uT, un, ut), inv = _unique_rows(x[pos], T[pos], n[pos], t[pos])
-        vals = _log_pmf_paretonbd_new(r + ux, alpha + uT, s, beta + uT, un, ut)
-        log_new[pos] = vals[inv]
-    out = _combine(log_alive, log_dead, log_new, n)
-    return out.reshape(shape)
-
-
-# ---------------------------------------------------------------------------
-# dispatcher on fitted models
-# ---------------------------------------------------------------------------
-_FUNCTIONS = {
-    "BGNBD": log_conditional_pmf_bgnbd,
-    "MBGNBD": log_conditional_pmf_mbgnbd,
-    "ParetoNBD": log_conditional_pmf_paretonbd,
-}
+__all__ = ["counts_in_summary_order", "log_conditional_pmf"]
 
 
 def counts_in_summary_order(counts, summary, index: pd.Index) -> np.ndarray:
@@ -473,17 +106,16 @@ def counts_in_summary_order(counts, summary, index: pd.Index) -> np.ndarray:
 def log_conditional_pmf(model, summary, counts, t) -> np.ndarray:
     """Log-probability of each customer's purchase count in ``(T, T + t]`` under a fitted model.
 
-    Dispatches on the model type (:class:`~clvmodels.models.bgnbd.BGNBD`,
-    :class:`~clvmodels.models.mbgnbd.MBGNBD`,
-    :class:`~clvmodels.models.paretonbd.ParetoNBD`) to
-    :func:`log_conditional_pmf_bgnbd`, :func:`log_conditional_pmf_mbgnbd` or
-    :func:`log_conditional_pmf_paretonbd`. The sum of the result over
+    Calls the pure function the model's class names as ``_log_conditional_pmf_function``
+    (``log_conditional_pmf(params, n, frequency, recency, T, t)`` of its module, e.g.
+    :func:`clvmodels.models.bgnbd.log_conditional_pmf`). The sum of the result over
     customers is the model's holdout log-likelihood.
 
     Parameters
     ----------
-    model : BGNBD, MBGNBD or ParetoNBD
-        A fitted model (or one built with ``from_params``).
+    model : a purchase model with a conditional PMF
+        A fitted model (or one built with ``from_params``) whose class names its
+        module's ``log_conditional_pmf`` (BG/NBD, MBG/NBD, Pareto/NBD).
     summary : DataFrame
         Columns ``frequency``, ``recency``, ``T`` in the model's time unit.
     counts : array_like or Series of int
@@ -505,18 +137,18 @@ def log_conditional_pmf(model, summary, counts, t) -> np.ndarray:
     >>> np.round(log_conditional_pmf(model, summary, [0, 1], 39.0), 4)
     array([-0.1561, -1.43  ])
     """
-    kind = getattr(model, "_model_type", None)
-    if kind not in _FUNCTIONS:
+    function = getattr(type(model), "_log_conditional_pmf_function", None)
+    if function is None:
+        shown = [get_spec(k).class_name for k in model_keys(conditional_pmf=True)]
         raise InvalidParameterError(
-            f"log_conditional_pmf() supports BGNBD, MBGNBD and ParetoNBD models, got "
-            f"{type(model).__name__}."
+            f"log_conditional_pmf() supports {', '.join(shown[:-1])} and {shown[-1]} models "
+            f"(the purchase models with a conditional PMF); {type(model).__name__} has none."
         )
-    check_is_fitted(model, "conditional_log_probability_of_purchases")
     data, index = model._prediction_data(summary, "conditional_log_probability_of_purchases")
     counts = counts_in_summary_order(counts, summary, index)
     if isinstance(t, pd.Series):
         t = t.reindex(index) if isinstance(summary, pd.DataFrame) else t
     t = np.asarray(t, dtype=float)
-    return _FUNCTIONS[kind](
+    return function(
         model._params_array(), counts, data["frequency"], data["recency"], data["T"], t
     )

@@ -11,29 +11,15 @@ interval that combines
   model given their history.
 
 The simulation of one customer with history ``(x, t_x, T)`` at parameters
-``theta``:
-
-BG/NBD (Fader, Hardie & Lee 2005)
-    alive at ``T`` with probability ``P(alive | x, t_x, T)``; if alive, the
-    posterior given the history is ``lambda ~ Gamma(r + x, alpha + T)`` and
-    ``p ~ Beta(a, b + x)``, independent (the likelihood of an alive customer
-    is ``lambda^x e^{-lambda T} (1 - p)^x``). The customer then buys as a
-    Poisson process of rate ``lambda`` and drops out after each purchase with
-    probability ``p``: the number of future purchases is ``min(N(t), J)`` with
-    ``N`` the Poisson count and ``J ~ Geometric(p)`` on ``{1, 2, ...}``.
-MBG/NBD (Batislam, Denizel & Filiztekin 2007)
-    the same with ``p ~ Beta(a, b + x + 1)`` (an alive customer survived
-    ``x + 1`` dropout opportunities).
-Pareto/NBD (Schmittlein, Morrison & Colombo 1987)
-    alive with probability ``P(alive | x, t_x, T)``; if alive,
-    ``lambda ~ Gamma(r + x, alpha + T)`` and ``mu ~ Gamma(s, beta + T)``; the
-    remaining lifetime is ``Exponential(mu)`` (memoryless) and purchases are
-    Poisson with rate ``lambda`` while alive.
-Gamma-Gamma spend (Fader & Hardie 2013), with ``spend_model``
-    each customer's transaction-value rate ``nu ~ Gamma(q + p x, gamma + x
-    mbar)`` (posterior given ``x`` repeat transactions of mean ``mbar``; the
-    prior ``Gamma(q, gamma)`` when ``x = 0``); ``n`` transactions are worth
-    ``Gamma(p n, nu)`` together.
+``theta``: alive at ``T`` with probability ``P(alive | x, t_x, T)`` (the model's
+``_predict_with_params("probability_alive", ...)`` hook); if alive, the purchase
+model's ``_simulate_alive_purchases(theta, x, T, horizon, rng)`` hook draws the
+customer's latent parameters from their posterior given alive and the history, and
+the purchase times in ``(0, horizon]`` (see e.g.
+:func:`clvmodels.models.bgnbd.simulate_alive_purchases` and
+:func:`clvmodels.models.paretonbd.simulate_alive_purchases`); with ``spend_model``,
+its ``_simulate_values(theta, x, mbar, owner, rng)`` hook draws a value for each
+purchase (:func:`clvmodels.models.gamma_gamma.simulate_values`).
 
 Customers with identical histories are simulated together: the number alive
 is ``Binomial(count, P(alive))`` and only the alive ones are drawn further.
@@ -55,6 +41,7 @@ import pandas as pd
 
 from clvmodels.data._random import check_random_state
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError, UnitMismatchError
+from clvmodels.models.registry import get_spec, model_keys, spec_for
 
 __all__ = ["forecast_customer_base", "simulate_customer_base"]
 
@@ -62,14 +49,24 @@ __all__ = ["forecast_customer_base", "simulate_customer_base"]
 _BATCH_CUSTOMERS = 4_000_000
 
 
-def _kind(model) -> str:
-    name = getattr(model, "_model_type", "")
-    if name in ("BGNBD", "MBGNBD", "ParetoNBD"):
-        return name
-    raise InvalidParameterError(
-        f"forecast_customer_base simulates BG/NBD, MBG/NBD and Pareto/NBD purchase models; got "
-        f"{type(model).__name__}. Fit one of those (clvmodels.models.bgnbd.BGNBD, ...)."
-    )
+def _check_simulable(model) -> None:
+    """A purchase model the forecast can simulate: the registry says so and it has the hook.
+
+    The capability comes from :mod:`clvmodels.models.registry` (a covariate model inherits
+    its base model's hook but is not simulated: the hook ignores the covariates).
+    """
+    try:
+        capable = spec_for(model).forecast
+    except InvalidParameterError:  # not a registered model
+        capable = False
+    if not capable or getattr(type(model), "_simulate_alive_purchases", None) is None:
+        shown = [get_spec(k).display_name for k in model_keys(forecast=True)]
+        names = ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
+        raise InvalidParameterError(
+            f"forecast_customer_base simulates {names} purchase models; got "
+            f"{type(model).__name__}, which cannot simulate its customers' purchases. Fit one "
+            "of those (clvmodels.models.bgnbd.BGNBD, ...)."
+        )
 
 
 def _period_ends(horizon, period) -> np.ndarray:
@@ -134,68 +131,36 @@ def _draws(model, n_sims, parameter_uncertainty, method, n_boot, rng, progress, 
     return draws[np.arange(n_sims) % draws.shape[0]]
 
 
-def _simulate_batch(kind, theta, spend_theta, columns, counts, ends, rng):
+def _simulate_batch(purchase_model, spend_model, theta, spend_theta, columns, counts, ends,
+                    rng):
     """Per-simulation totals for a batch: transactions (B, K) and revenue (B, K) or None.
 
-    Event by event: each alive customer's purchase opportunities in ``(0, L]`` (``L`` the
-    horizon, or for Pareto/NBD the time alive within it) are a Poisson process, i.e.
-    ``N ~ Poisson(lambda L)`` events at uniform times; BG/NBD customers keep the first
-    ``J ~ Geometric(p)`` of them in time order. Only customers with events get ``p``,
-    ``J`` and a spend rate drawn, so the cost grows with the purchases, not with
-    customers x periods.
+    Model-agnostic: which customers are alive at ``T`` (a binomial draw per distinct row
+    from the model's P(alive) at each parameter vector), then the purchase model's
+    ``_simulate_alive_purchases`` hook gives each alive customer's purchase times in
+    ``(0, L]`` (``L`` the horizon) from its posterior given alive, and the spend model's
+    ``_simulate_values`` hook a value for each purchase. Only customers with purchases
+    get spend drawn, so the cost grows with the purchases, not with customers x periods.
     """
-    from clvmodels.models.uncertainty import bgnbd_draws, paretonbd_draws
-
     x, tx, T = columns[:3]
     B, K = theta.shape[0], ends.size
     horizon = float(ends[-1])
     # P(alive) once per distinct parameter vector (all equal without parameter uncertainty)
     distinct, which = np.unique(theta, axis=0, return_inverse=True)
-    if kind == "ParetoNBD":
-        alive_p = paretonbd_draws("probability_alive", distinct, x, tx, T)
-    else:
-        variant = "mbgnbd" if kind == "MBGNBD" else "bgnbd"
-        alive_p = bgnbd_draws("probability_alive", distinct, x, tx, T, variant=variant)
+    alive_p = purchase_model._predict_with_params(
+        "probability_alive", distinct, {"frequency": x, "recency": tx, "T": T})
     alive_p = alive_p[which.reshape(-1)]
     n_alive = rng.binomial(counts[None, :], np.clip(alive_p, 0.0, 1.0))  # (B, U)
     sim = np.repeat(np.arange(B), n_alive.sum(axis=1))
     row = np.repeat(np.tile(np.arange(x.size), B), n_alive.ravel())
-    lam = rng.gamma(theta[sim, 0] + x[row]) / (theta[sim, 1] + T[row])
-    if kind == "ParetoNBD":
-        mu = rng.gamma(theta[sim, 2]) / (theta[sim, 3] + T[row])
-        with np.errstate(divide="ignore"):
-            window = np.minimum(rng.exponential(1.0, size=mu.size) / mu, horizon)
-    else:
-        window = np.full(sim.size, horizon)
-    n_events = rng.poisson(lam * window)
-    buyers = np.flatnonzero(n_events)
-    owner = np.repeat(buyers, n_events[buyers])  # sorted by customer
-    times = rng.random(owner.size) * window[owner]
-    keep = np.ones(owner.size, dtype=bool)
-    if kind != "ParetoNBD":
-        shift = 1.0 if kind == "MBGNBD" else 0.0
-        b_sim, b_row = sim[buyers], row[buyers]
-        p = rng.beta(theta[b_sim, 2], theta[b_sim, 3] + x[b_row] + shift)
-        # purchases up to and including the one after which the customer drops out
-        limit = np.zeros(sim.size, dtype=np.int64)
-        limit[buyers] = rng.geometric(np.maximum(p, 1e-300))
-        order = np.lexsort((times, owner))
-        owner, times = owner[order], times[order]
-        first = np.cumsum(n_events) - n_events
-        rank = np.arange(owner.size) - first[owner]
-        keep = rank < limit[owner]
+    owner, times, keep = purchase_model._simulate_alive_purchases(
+        theta[sim], x[row], T[row], horizon, rng)
     period = np.minimum(np.searchsorted(ends, times, side="left"), K - 1)
     key = sim[owner] * K + period
     transactions = np.bincount(key[keep], minlength=B * K).reshape(B, K).astype(float)
     if spend_theta is None:
         return transactions, None
-    m = columns[3]
-    b_sim, b_row = sim[buyers], row[buyers]
-    sp = spend_theta[b_sim, 0]
-    nu = np.zeros(sim.size)
-    nu[buyers] = rng.gamma(spend_theta[b_sim, 1] + sp * x[b_row]) / (
-        spend_theta[b_sim, 2] + x[b_row] * m[b_row])
-    value = rng.gamma(spend_theta[sim[owner], 0]) / nu[owner]
+    value = spend_model._simulate_values(spend_theta[sim], x[row], columns[3][row], owner, rng)
     revenue = np.bincount(key[keep], weights=value[keep], minlength=B * K).reshape(B, K)
     return transactions, revenue
 
@@ -240,7 +205,7 @@ def simulate_customer_base(purchase_model, summary: pd.DataFrame, period_ends, *
         ``"revenue"``: the same for revenue (None without a spend model);
         ``"params"``: the purchase parameters of each simulation.
     """
-    kind = _kind(purchase_model)
+    _check_simulable(purchase_model)
     if isinstance(n_sims, bool) or not isinstance(n_sims, numbers.Integral) or n_sims < 1:
         raise InvalidParameterError(f"n_sims must be a positive integer, got {n_sims!r}.")
     ends = np.asarray(period_ends, dtype=float).reshape(-1)
@@ -251,9 +216,10 @@ def simulate_customer_base(purchase_model, summary: pd.DataFrame, period_ends, *
             f"{period_ends!r}."
         )
     _check_units(purchase_model, summary)
-    if spend_model is not None and getattr(spend_model, "_model_type", "") != "GammaGamma":
+    if spend_model is not None and getattr(type(spend_model), "_simulate_values", None) is None:
         raise InvalidParameterError(
-            f"spend_model must be a fitted GammaGamma model, got {type(spend_model).__name__}."
+            f"spend_model must be a fitted spend model that simulates transaction values "
+            f"(a GammaGamma model), got {type(spend_model).__name__}."
         )
     rng = check_random_state(random_state)
     columns, counts = _data(purchase_model, spend_model, summary)
@@ -274,7 +240,7 @@ def simulate_customer_base(purchase_model, summary: pd.DataFrame, period_ends, *
     revenue = None if spend_model is None else np.empty((n_sims, ends.size))
     for start in batches:
         rows = slice(start, min(n_sims, start + per_batch))
-        tr, rev = _simulate_batch(kind, theta[rows],
+        tr, rev = _simulate_batch(purchase_model, spend_model, theta[rows],
                                   None if spend_theta is None else spend_theta[rows],
                                   columns, counts, ends, rng)
         transactions[rows] = tr
@@ -377,7 +343,7 @@ def forecast_customer_base(purchase_model, summary: pd.DataFrame, horizon: float
     from clvmodels.models.uncertainty import check_interval, percentiles
 
     level = check_interval(interval)
-    _kind(purchase_model)
+    _check_simulable(purchase_model)
     if not isinstance(summary, pd.DataFrame):
         raise InvalidSummaryError(
             f"summary must be a DataFrame (clvmodels.rfm_summary); got {type(summary).__name__}."

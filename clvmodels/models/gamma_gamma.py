@@ -46,6 +46,7 @@ from clvmodels.errors import (
 )
 from clvmodels.models._base import BaseModel, check_is_fitted, validate_data
 from clvmodels.models._params import unpack_params
+from clvmodels.models.uncertainty import draw_rows
 
 __all__ = [
     "GammaGamma",
@@ -621,7 +622,6 @@ class GammaGamma(BaseModel):
     [24.65, 18.91, 35.17]
     """
 
-    _model_type = "GammaGamma"
     _param_names = PARAM_NAMES
     _data_columns = ("frequency", "monetary_value")
     _integer_columns = ("frequency",)
@@ -846,14 +846,15 @@ class GammaGamma(BaseModel):
         data["monetary_value"] = np.where(data["frequency"] > 0, data["monetary_value"], 0.0)
         return data, index
 
+    def _simulate_values(self, theta, frequency, monetary_value, owner, rng):
+        """The forecast's per-purchase value: :func:`simulate_values`."""
+        return simulate_values(theta, frequency, monetary_value, owner, rng)
+
     def _predict_with_params(self, quantity, params, data, **kwargs):
-        """Expected spend at many parameter vectors; see
-        :func:`clvmodels.models.uncertainty.gamma_gamma_draws`."""
+        """Expected spend at many parameter vectors; see :func:`expected_spend_draws`."""
         if quantity != "expected_spend":
             return super()._predict_with_params(quantity, params, data, **kwargs)
-        from clvmodels.models.uncertainty import gamma_gamma_draws
-
-        return gamma_gamma_draws(params, data["frequency"], data["monetary_value"])
+        return expected_spend_draws(params, data["frequency"], data["monetary_value"])
 
     def _bootstrap_data(self, fit_summary):
         """Unique ``(frequency, monetary_value)`` rows of the customers :meth:`fit` uses."""
@@ -870,3 +871,60 @@ class GammaGamma(BaseModel):
             )
         packed = compress([x[keep], m[keep]])
         return packed.columns, packed.weights
+
+
+def expected_spend_draws(params, frequency, monetary_value) -> np.ndarray:
+    """Gamma-Gamma expected spend for many parameter vectors at once.
+
+    ``E[Z | x, mbar] = p (gamma + x mbar) / (p x + q - 1)`` (Fader & Hardie 2013,
+    eq. 5), the population mean ``p gamma / (q - 1)`` at ``x = 0``; ``+inf`` where
+    ``p x + q <= 1`` (no finite mean at those parameters).
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_draws, 3)
+        ``(p, q, gamma)`` per row.
+    frequency, monetary_value : ndarray of shape (n_rows,)
+
+    Returns
+    -------
+    ndarray of shape (n_draws, n_rows)
+    """
+    p, q, gamma = draw_rows(params, 3)
+    x = np.asarray(frequency, dtype=float)[:, None]
+    m = np.where(x > 0, np.asarray(monetary_value, dtype=float)[:, None], 0.0)
+    denom = x * p + (q - 1.0)
+    with np.errstate(divide="ignore"):
+        out = (x * m + gamma) * p / denom
+    out[denom <= 0] = np.inf
+    return out.T
+
+
+def simulate_values(theta, frequency, monetary_value, owner, rng) -> np.ndarray:
+    """A value for each simulated purchase of the forecast (the spend model's forecast hook).
+
+    Each customer's transaction-value rate is drawn from its posterior ``nu ~ Gamma(q + p
+    x, gamma + x mbar)`` given ``x`` repeat transactions of mean ``mbar`` (the prior
+    ``Gamma(q, gamma)`` at ``x = 0``; Fader & Hardie 2013), once per customer with
+    purchases; each purchase is then worth ``Gamma(p, nu)``.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (n, 3)
+        ``(p, q, gamma)`` of each simulated customer.
+    frequency, monetary_value : ndarray of shape (n,)
+    owner : ndarray of int
+        The customer of each purchase, sorted.
+    rng : numpy Generator
+
+    Returns
+    -------
+    ndarray of shape (owner.size,)
+    """
+    x, m = frequency, monetary_value
+    buyers = owner[np.r_[True, owner[1:] != owner[:-1]]] if owner.size else owner
+    p = theta[buyers, 0]
+    nu = np.zeros(x.size)
+    nu[buyers] = rng.gamma(theta[buyers, 1] + p * x[buyers]) / (
+        theta[buyers, 2] + x[buyers] * m[buyers])
+    return rng.gamma(theta[owner, 0]) / nu[owner]

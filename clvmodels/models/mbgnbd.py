@@ -34,7 +34,7 @@ with ``b`` shifted:
   a + b; t / (alpha + t))]`` and ``P(X(t) = n) = b / (a + b) P_BGNBD(n; r,
   alpha, a, b + 1) + [n = 0] a / (a + b)``.
 
-``g`` is computed by :func:`clvmodels.models.bgnbd._alive_purchases` (a
+``g`` is computed by :func:`clvmodels.models.bgnbd.alive_purchases` (a
 quadrature over ``p`` that replaces the 2F1 and stays exact at ``a = 1`` and
 large ``t``); ``P_BGNBD`` by :func:`clvmodels.models.bgnbd.probability_of_purchases`.
 
@@ -48,14 +48,11 @@ from scipy.special import digamma, expit
 
 from clvmodels.models import bgnbd
 from clvmodels.models._base import BaseModel, PurchaseModelMixin, check_is_fitted
+from clvmodels.models._checks import customer_arrays, horizon_array, weights_array
+from clvmodels.models._fit import compress
 from clvmodels.models._params import unpack_params
-from clvmodels.models.bgnbd import (
-    _alive_purchases,
-    _data,
-    _horizon,
-    log_beta,
-    log_gamma_ratio,
-)
+from clvmodels.models._special import counts_and_horizon, log_beta, log_gamma_ratio
+from clvmodels.models.bgnbd import alive_purchases
 
 __all__ = [
     "PARAM_NAMES",
@@ -127,7 +124,7 @@ def log_likelihood_rows(params, frequency, recency, T) -> np.ndarray:
     array([-0.5398, -9.4856])
     """
     r, alpha, a, b = _unpack(params)
-    x, tx, T, _ = _data(frequency, recency, T)
+    x, tx, T = customer_arrays(frequency, recency, T)
     shape = x.shape
     rows = _loglik_terms(r, alpha, a, b, x.reshape(-1), tx.reshape(-1), T.reshape(-1))[0]
     return rows.reshape(shape)
@@ -197,7 +194,8 @@ def gradient(params, frequency, recency, T, weights=None) -> np.ndarray:
     ndarray of shape (4,)
     """
     params = _unpack(params)
-    x, tx, T, w = _data(frequency, recency, T, weights)
+    x, tx, T = customer_arrays(frequency, recency, T)
+    w = weights_array(weights, x.shape)
     x, tx, T = x.reshape(-1), tx.reshape(-1), T.reshape(-1)
     w = np.ones_like(x) if w is None else np.asarray(w, dtype=float).reshape(-1)
     return _loglik_and_gradient(params, x, tx, T, w)[1]
@@ -232,7 +230,7 @@ def probability_alive(params, frequency, recency, T) -> np.ndarray:
     array([0.3897, 0.7062])
     """
     r, alpha, a, b = _unpack(params)
-    x, tx, T, _ = _data(frequency, recency, T)
+    x, tx, T = customer_arrays(frequency, recency, T)
     return expit(-_log_odds_dead(r, alpha, a, b, x, tx, T))
 
 
@@ -248,7 +246,7 @@ def expected_purchases(params, frequency, recency, T, t) -> np.ndarray:
 
     evaluated as ``P(alive)`` times the BG/NBD expected purchases of an
     alive customer with posterior parameters ``(r + x, alpha + T, a, b + x +
-    1)`` (:func:`clvmodels.models.bgnbd._alive_purchases`, exact also at
+    1)`` (:func:`clvmodels.models.bgnbd.alive_purchases`, exact also at
     ``a = 1``), on the unique ``(x, T, t)`` only.
 
     Parameters
@@ -269,20 +267,18 @@ def expected_purchases(params, frequency, recency, T, t) -> np.ndarray:
     array([0.154, 1.263])
     """
     r, alpha, a, b = _unpack(params)
-    t = _horizon(t)
-    x, tx, T, _ = _data(frequency, recency, T)
+    t = horizon_array(t)
+    x, tx, T = customer_arrays(frequency, recency, T)
     x, tx, T, t = np.broadcast_arrays(x, tx, T, t)
     shape = x.shape
     x, tx, T, t = (np.ravel(v) for v in (x, tx, T, t))
     alive = expit(-_log_odds_dead(r, alpha, a, b, x, tx, T))
     if x.size > 64:
-        from clvmodels.models._fit import compress
-
         packed = compress([x, T, t])
         ux, uT, ut = packed.columns
-        per_alive = _alive_purchases(r + ux, alpha + uT, a, b + ux + 1.0, ut)[packed.inverse]
+        per_alive = alive_purchases(r + ux, alpha + uT, a, b + ux + 1.0, ut)[packed.inverse]
     else:
-        per_alive = _alive_purchases(r + x, alpha + T, a, b + x + 1.0, t)
+        per_alive = alive_purchases(r + x, alpha + T, a, b + x + 1.0, t)
     return (alive * per_alive).reshape(shape)
 
 
@@ -294,7 +290,7 @@ def expected_purchases_new_customer(params, t) -> np.ndarray:
         E[X(t)] = b / (a - 1) [1 - (alpha / (alpha + t))^r 2F1(r, b + 1; a + b; t / (alpha + t))]
 
     evaluated as ``b / (a + b)`` (survive time 0) times the BG/NBD expected
-    purchases with ``b + 1`` (:func:`clvmodels.models.bgnbd._alive_purchases`).
+    purchases with ``b + 1`` (:func:`clvmodels.models.bgnbd.alive_purchases`).
 
     Parameters
     ----------
@@ -311,8 +307,8 @@ def expected_purchases_new_customer(params, t) -> np.ndarray:
     1.183
     """
     r, alpha, a, b = _unpack(params)
-    t = _horizon(t)
-    return b / (a + b) * _alive_purchases(r, alpha, a, b + 1.0, t)
+    t = horizon_array(t)
+    return b / (a + b) * alive_purchases(r, alpha, a, b + 1.0, t)
 
 
 def probability_of_purchases(params, n, t) -> np.ndarray:
@@ -353,6 +349,46 @@ def probability_of_purchases(params, n, t) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # estimator
 # ---------------------------------------------------------------------------
+def log_conditional_pmf(params, n, frequency, recency, T, t) -> np.ndarray:
+    """``log P(X(T, T+t) = n | x, t_x, T)`` under the MBG/NBD model (closed form).
+
+    The MBG/NBD is a BG/NBD in which dropout can also happen at time 0
+    (Batislam, Denizel & Filiztekin 2007): the survival factor of the
+    likelihood's alive term is ``(1 - p)^(x + 1)``, so with
+    ``P(alive) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x))`` (also for
+    ``x = 0``)::
+
+        P(X(T, T+t) = n | x, t_x, T)
+            = [n = 0] (1 - P(alive)) + P(alive) P_BGNBD(n; r + x, alpha + T, a, b + x + 1; t)
+
+    with ``P_BGNBD`` the BG/NBD new-customer PMF (FHL 2005, eq. 8); see
+    :func:`clvmodels.models.bgnbd.log_conditional_pmf`.
+
+    Parameters
+    ----------
+    params : sequence (r, alpha, a, b) or mapping
+    n : array_like of int
+    frequency, recency, T : array_like
+    t : float or array_like
+
+    Returns
+    -------
+    ndarray of log-probabilities
+
+    Examples
+    --------
+    >>> params = (0.525, 6.183, 0.891, 1.614)
+    >>> lp = log_conditional_pmf(params, [0, 1], [0, 0], [0.0, 0.0], 38.86, 39.0)
+    >>> np.round(np.exp(lp), 4)
+    array([0.8912, 0.0787])
+    """
+    r, alpha, a, b = _unpack(params)
+    shape, n, x, tx, T, t = counts_and_horizon(n, frequency, recency, T, t, customer_arrays)
+    d = _log_odds_dead(r, alpha, a, b, x, tx, T)
+    out = bgnbd.bg_family_log_pmf(r, alpha, a, lambda ux: b + ux + 1.0, d, n, x, T, t)
+    return out.reshape(shape)
+
+
 class MBGNBD(PurchaseModelMixin, BaseModel):
     """MBG/NBD model: the BG/NBD with dropout possible at time 0 (Batislam et al. 2007).
 
@@ -383,7 +419,6 @@ class MBGNBD(PurchaseModelMixin, BaseModel):
     ['r', 'alpha', 'a', 'b']
     """
 
-    _model_type = "MBGNBD"
     _param_names = PARAM_NAMES
     _data_columns = ("frequency", "recency", "T")
     _integer_columns = ("frequency",)
@@ -394,21 +429,24 @@ class MBGNBD(PurchaseModelMixin, BaseModel):
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
     _expected_purchases_function = staticmethod(expected_purchases)
     _probability_alive_function = staticmethod(probability_alive)
+    _log_conditional_pmf_function = staticmethod(log_conditional_pmf)
+
+    def _simulate_alive_purchases(self, theta, x, T, horizon, rng):
+        """The forecast's per-customer step: the BG/NBD's with dropout possible at time 0."""
+        return bgnbd.simulate_alive_purchases(theta, x, T, horizon, rng, dropout_at_zero=True)
     # the same data and the same scale of parameters as the BG/NBD: the same start values
     _start_values = bgnbd.BGNBD._start_values
 
     def _predict_with_params(self, quantity, params, data, **kwargs):
         """Predictions at many parameter vectors (the interval hook of ``BaseModel``).
 
-        Vectorised over draws and rows by
-        :func:`clvmodels.models.uncertainty.bgnbd_draws` (``variant="mbgnbd"``).
+        Vectorised over draws and rows by :func:`clvmodels.models.bgnbd.bg_family_draws`
+        (``dropout_at_zero=True``).
         """
         if quantity not in ("expected_purchases", "probability_alive"):
             return super()._predict_with_params(quantity, params, data, **kwargs)
-        from clvmodels.models.uncertainty import bgnbd_draws
-
-        return bgnbd_draws(quantity, params, data["frequency"], data["recency"], data["T"],
-                           variant="mbgnbd", **kwargs)
+        return predict_draws(quantity, params, data["frequency"], data["recency"], data["T"],
+                             **kwargs)
 
     def expected_purchases_new_customer(self, t) -> np.ndarray:
         """Expected repeat purchases in ``(0, t]`` of a new customer."""
@@ -419,3 +457,13 @@ class MBGNBD(PurchaseModelMixin, BaseModel):
         """``P(X(t) = n)`` for a new customer."""
         check_is_fitted(self, "probability_of_purchases")
         return probability_of_purchases(self._params_array(), n, t)
+
+
+def predict_draws(quantity: str, params, frequency, recency, T, t=None) -> np.ndarray:
+    """MBG/NBD ``probability_alive`` or ``expected_purchases`` for many parameter vectors.
+
+    :func:`clvmodels.models.bgnbd.bg_family_draws` with dropout possible at time 0 too.
+    ``params`` has shape (n_draws, 4); the result (n_draws, n_rows).
+    """
+    return bgnbd.bg_family_draws(quantity, params, frequency, recency, T, t,
+                                 dropout_at_zero=True)

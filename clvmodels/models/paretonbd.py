@@ -32,7 +32,7 @@ subtracts two hypergeometric terms (``A_0``); near ``t_x = T``, for large
 ``lifetimes`` returns NaN, infinity or wrong values there. Here nothing is
 subtracted.
 
-How ``J`` is evaluated (:func:`_log_tail_integral`)
+How ``J`` is evaluated (:func:`log_tail_integral`)
 ---------------------------------------------------
 With ``A = max(alpha,beta) + t``, ``B = min(alpha,beta) + t`` and ``a``, ``b``
 the exponents of the larger and smaller base, Euler's transformation gives
@@ -67,9 +67,18 @@ import pandas as pd
 from numpy.polynomial.legendre import leggauss
 from scipy.special import digamma, exprel, gammaln
 
-from clvmodels.errors import InvalidParameterError, InvalidSummaryError
+from clvmodels.errors import InvalidParameterError
 from clvmodels.models._base import BaseModel, PurchaseModelMixin, check_is_fitted
+from clvmodels.models._checks import customer_arrays, finite_array, weights_array
 from clvmodels.models._params import unpack_params
+from clvmodels.models._special import (
+    combine_alive_dead,
+    counts_and_horizon,
+    log1mexp,
+    log_gamma_ratio,
+    unique_rows,
+)
+from clvmodels.models.uncertainty import draw_rows
 
 __all__ = [
     "PARAM_NAMES",
@@ -115,69 +124,8 @@ def _unpack_params(params) -> tuple[float, float, float, float]:
     return unpack_params(params, PARAM_NAMES, "Pareto/NBD")
 
 
-def _float_array(values, name: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(arr)):
-        flat = arr.ravel()
-        bad = np.flatnonzero(~np.isfinite(flat))
-        raise InvalidSummaryError(
-            f"{name} has {bad.size} non-finite value(s) (first at position {bad[0]}: "
-            f"{flat[bad[0]]}); remove or fill them."
-        )
-    return arr
-
-
-def _check_data(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Broadcast ``(x, t_x, T)`` to float arrays and check ``x >= 0``, ``0 <= t_x <= T``."""
-    x = _float_array(frequency, "frequency")
-    tx = _float_array(recency, "recency")
-    T = _float_array(T, "T")
-    try:
-        x, tx, T = np.broadcast_arrays(x, tx, T)
-    except ValueError as exc:
-        raise InvalidSummaryError(
-            f"frequency, recency and T have incompatible shapes {x.shape}, {tx.shape}, {T.shape}; "
-            "give one value per customer."
-        ) from exc
-    problems = []
-    for mask, text in (
-        (x < 0, "frequency < 0"),
-        (tx < 0, "recency < 0"),
-        (tx > T, "recency > T"),
-    ):
-        if np.any(mask):
-            pos = np.flatnonzero(mask.ravel())
-            first = pos[0]
-            problems.append(
-                f"{pos.size} row(s) with {text} (first at position {first}: frequency="
-                f"{x.ravel()[first]:g}, recency={tx.ravel()[first]:g}, T={T.ravel()[first]:g})"
-            )
-    if problems:
-        raise InvalidSummaryError(
-            "Invalid customer data: " + "; ".join(problems) + ". recency is the time from the "
-            "first to the last purchase and T the time from the first purchase to the end of "
-            "the calibration period, so 0 <= recency <= T; build the summary with rfm_summary."
-        )
-    return x, tx, T
-
-
-def _weights(weights, shape) -> np.ndarray | None:
-    if weights is None:
-        return None
-    w = np.asarray(weights, dtype=float)
-    if w.size != int(np.prod(shape)):
-        raise InvalidSummaryError(
-            f"weights has {w.size} values but the data have {int(np.prod(shape))} rows; "
-            "give one weight (customer count) per row."
-        )
-    w = w.reshape(shape)
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise InvalidSummaryError("weights must be finite and >= 0 (counts of customers per row).")
-    return w
-
-
 def _check_time(t, name="t") -> np.ndarray:
-    arr = _float_array(t, name)
+    arr = finite_array(t, name)
     if np.any(arr < 0):
         raise InvalidParameterError(f"{name} must be >= 0 (a length of time), got {arr.min():g}.")
     return arr
@@ -383,7 +331,7 @@ def _bisect(fun, lo, hi, n_steps=_N_BISECT):
     return 0.5 * (a + b)
 
 
-def _log_concave_nodes(log_f, dlog_f, lo, hi):
+def log_concave_nodes(log_f, dlog_f, lo, hi):
     """Gauss-Legendre nodes and log-weights for ``int_lo^hi exp(log_f(u)) du``, ``log_f`` concave.
 
     ``log_f`` and ``dlog_f`` map arrays of shape ``(n, k)`` (one row per
@@ -430,7 +378,7 @@ def _log_concave_nodes(log_f, dlog_f, lo, hi):
     return u, log_w
 
 
-def _log_tail_integral(alpha, beta, e_alpha, e_beta, t, grad=False):
+def log_tail_integral(alpha, beta, e_alpha, e_beta, t, grad=False):
     """``log J`` with ``J = int_t^inf (alpha+tau)^-e_alpha (beta+tau)^-e_beta dtau``.
 
     ``e_alpha``, ``e_beta``, ``t`` 1-D arrays with ``e_alpha + e_beta > 1``;
@@ -482,7 +430,7 @@ def _log_tail_integral(alpha, beta, e_alpha, e_beta, t, grad=False):
         def dlog_f(u):
             return (1.0 - qb) - qa / (1.0 + np.exp(log_gap - u))
 
-        u, log_w = _log_concave_nodes(log_f, dlog_f, lo, hi)
+        u, log_w = log_concave_nodes(log_f, dlog_f, lo, hi)
         log_terms = log_f(u) + log_w
         log_tail = log_J[quad]
         top = np.maximum(log_terms.max(axis=1), log_tail)
@@ -547,8 +495,8 @@ def _likelihood_parts(r, alpha, s, beta, prep: _Prepared, grad=False):
     """
     g_rx = r + prep.g_x
     h_rx = r + prep.h_x
-    log_JG, dG = _log_tail_integral(alpha, beta, g_rx, np.full_like(g_rx, s + 1.0), prep.g_t, grad)
-    log_JH, dH = _log_tail_integral(alpha, beta, h_rx + 1.0, np.full_like(h_rx, s), prep.h_t, grad)
+    log_JG, dG = log_tail_integral(alpha, beta, g_rx, np.full_like(g_rx, s + 1.0), prep.g_t, grad)
+    log_JH, dH = log_tail_integral(alpha, beta, h_rx + 1.0, np.full_like(h_rx, s), prep.h_t, grad)
     return np.log(s) + log_JG, np.log(h_rx) + log_JH, dG, dH
 
 
@@ -631,7 +579,7 @@ def log_likelihood_rows(params, frequency, recency, T) -> np.ndarray:
     array([-0.521 , -9.5543])
     """
     r, alpha, s, beta = _unpack_params(params)
-    x, tx, T = _check_data(frequency, recency, T)
+    x, tx, T = customer_arrays(frequency, recency, T)
     prep = _prepare(x.ravel(), tx.ravel(), T.ravel())
     return _log_lik_rows(r, alpha, s, beta, prep).reshape(x.shape)
 
@@ -660,7 +608,7 @@ def log_likelihood(params, frequency, recency, T, weights=None) -> float:
     -11.1174
     """
     ll = log_likelihood_rows(params, frequency, recency, T)
-    w = _weights(weights, ll.shape)
+    w = weights_array(weights, ll.shape)
     return float(np.sum(ll) if w is None else np.sum(w * ll))
 
 
@@ -711,8 +659,8 @@ def gradient(params, frequency, recency, T, weights=None) -> np.ndarray:
     array([ 0.0688,  0.0263, -0.88  ,  0.024 ])
     """
     r, alpha, s, beta = _unpack_params(params)
-    x, tx, T = _check_data(frequency, recency, T)
-    w = _weights(weights, x.shape)
+    x, tx, T = customer_arrays(frequency, recency, T)
+    w = weights_array(weights, x.shape)
     prep = _prepare(x.ravel(), tx.ravel(), T.ravel())
     return _log_lik_and_grad_total(r, alpha, s, beta, prep, None if w is None else w.ravel())[1]
 
@@ -756,7 +704,7 @@ def probability_alive(params, frequency, recency, T) -> np.ndarray:
     array([0.2953, 0.8692, 0.1302])
     """
     r, alpha, s, beta = _unpack_params(params)
-    x, tx, T = _check_data(frequency, recency, T)
+    x, tx, T = customer_arrays(frequency, recency, T)
     log_p = _log_probability_alive_flat(r, alpha, s, beta, x.ravel(), tx.ravel(), T.ravel())
     return np.exp(log_p).reshape(x.shape)
 
@@ -774,7 +722,7 @@ def _log_exprel(y):
     return out
 
 
-def _log_mean_lifetime_window(s, b, t):
+def log_mean_lifetime_window(s, b, t):
     """``log E[(1 - e^-mu t) / mu]`` for ``mu ~ Gamma(s, b)`` and ``t > 0``.
 
     ``= log int_0^t (b/(b+u))^s du = log( b w exprel((1-s) w) )`` with
@@ -814,7 +762,7 @@ def expected_purchases_new_customer(params, t) -> np.ndarray:
     t = _check_time(t)
     out = np.zeros(t.shape)
     pos = t > 0
-    out[pos] = r / alpha * np.exp(_log_mean_lifetime_window(s, beta, t[pos]))
+    out[pos] = r / alpha * np.exp(log_mean_lifetime_window(s, beta, t[pos]))
     return out
 
 
@@ -850,7 +798,7 @@ def expected_purchases(params, frequency, recency, T, t) -> np.ndarray:
     """
     r, alpha, s, beta = _unpack_params(params)
     t = _check_time(t)
-    x, tx, T, t = np.broadcast_arrays(*_check_data(frequency, recency, T), t)
+    x, tx, T, t = np.broadcast_arrays(*customer_arrays(frequency, recency, T), t)
     shape = x.shape
     x, tx, T, t = (v.ravel() for v in (x, tx, T, t))
     out = np.zeros(x.shape)
@@ -859,7 +807,7 @@ def expected_purchases(params, frequency, recency, T, t) -> np.ndarray:
         x, tx, T, t = x[pos], tx[pos], T[pos], t[pos]
         log_alive = _log_probability_alive_flat(r, alpha, s, beta, x, tx, T)
         log_rate = np.log(r + x) - np.log(alpha + T)
-        out[pos] = np.exp(log_alive + log_rate + _log_mean_lifetime_window(s, beta + T, t))
+        out[pos] = np.exp(log_alive + log_rate + log_mean_lifetime_window(s, beta + T, t))
     return out.reshape(shape)
 
 
@@ -897,7 +845,7 @@ def probability_of_purchases(params, n, t) -> np.ndarray:
     array([0.5936, 0.1656, 0.0825])
     """
     r, alpha, s, beta = _unpack_params(params)
-    n = _float_array(n, "n")
+    n = finite_array(n, "n")
     if np.any(n < 0) or np.any(n != np.round(n)):
         raise InvalidParameterError("n must hold whole numbers >= 0 (counts of purchases).")
     n, t = np.broadcast_arrays(n, _check_time(t))
@@ -925,7 +873,7 @@ def probability_of_purchases(params, n, t) -> np.ndarray:
     # below u_c the slope of log_f is >= (n+1)/2, so lo is at least _WINDOW + 5 below the peak
     u_c = np.log(min(alpha, beta) * (n + 1.0) / (2.0 * (r + n + s + 1.0)))
     lo = np.minimum(u_c, hi) - 2.0 * (_WINDOW + 5.0) / (n + 1.0)
-    u, log_w = _log_concave_nodes(log_f, dlog_f, lo, hi)
+    u, log_w = log_concave_nodes(log_f, dlog_f, lo, hi)
     log_terms = log_f(u) + log_w
     top = log_terms.max(axis=1)
     log_integral = top + np.log(np.exp(log_terms - top[:, None]).sum(axis=1))
@@ -934,14 +882,14 @@ def probability_of_purchases(params, n, t) -> np.ndarray:
     return out.reshape(shape)
 
 
-def _log_discounted_lifetime(s, b, discount_rate):
+def log_discounted_lifetime(s, b, discount_rate):
     """``log E[1 / (mu + delta)]`` for ``mu ~ Gamma(s, b)``, ``delta > 0``.
 
     ``E[1/(mu+delta)] = int_0^inf e^-delta y (b/(b+y))^s dy = b U(1, 2-s, delta b)
     = b (delta b)^(s-1) U(s, s, delta b)`` (Tricomi's confluent hypergeometric
     function, Kummer's transformation). With ``v = e^w - 1 = y/b`` the integral is
     ``b int_0^inf exp((1-s) w - delta b (e^w - 1)) dw``, a log-concave integrand
-    handled by :func:`_log_concave_nodes`.
+    handled by :func:`log_concave_nodes`.
     """
     z = discount_rate * b
     one_minus_s = 1.0 - s
@@ -962,7 +910,7 @@ def _log_discounted_lifetime(s, b, discount_rate):
         if not np.any(short):
             break
         hi = np.where(short, 2.0 * hi + 1.0, hi)
-    u, log_w = _log_concave_nodes(log_f, dlog_f, lo, hi)
+    u, log_w = log_concave_nodes(log_f, dlog_f, lo, hi)
     log_terms = log_f(u) + log_w
     top = log_terms.max(axis=1)
     return np.log(b) + top + np.log(np.exp(log_terms - top[:, None]).sum(axis=1))
@@ -1016,20 +964,147 @@ def expected_residual_transactions(params, frequency, recency, T, discount_rate)
             f"{discount_rate!r}; without discounting the expected number of residual "
             "transactions is infinite when s <= 1."
         )
-    x, tx, T = _check_data(frequency, recency, T)
+    x, tx, T = customer_arrays(frequency, recency, T)
     shape = x.shape
     x, tx, T = x.ravel(), tx.ravel(), T.ravel()
     log_alive = _log_probability_alive_flat(r, alpha, s, beta, x, tx, T)
     log_rate = np.log(r + x) - np.log(alpha + T)
     # the discounted-lifetime factor depends on T only: one quadrature per distinct T
     T_values, T_index = np.unique(T, return_inverse=True)
-    log_life = _log_discounted_lifetime(s, beta + T_values, delta)[T_index.reshape(-1)]
+    log_life = log_discounted_lifetime(s, beta + T_values, delta)[T_index.reshape(-1)]
     return np.exp(log_alive + log_rate + log_life).reshape(shape)
 
 
 # ---------------------------------------------------------------------------
 # estimator
 # ---------------------------------------------------------------------------
+_QUAD_BLOCK = 20_000  # rows per block of the Pareto/NBD quadrature (x 280 nodes)
+
+
+def log_pmf_new_customer_rows(r, alpha, s, beta, n, t):
+    """``log P(X(t) = n)`` of a new Pareto/NBD customer, per row (note 009, section 4); ``t > 0``.
+
+    ``r``, ``alpha``, ``beta``, ``n``, ``t`` arrays of one shape, ``s`` a float.
+    """
+    log_coef = log_gamma_ratio(r, n) - gammaln(n + 1.0)
+    la, lb, lt = np.log(alpha), np.log(beta), np.log(t)
+    log_alive = (
+        log_coef - r * np.log1p(t / alpha) + n * (lt - np.logaddexp(la, lt))
+        - s * np.log1p(t / beta)
+    )
+    log_dead = np.empty(n.shape)
+    for start in range(0, n.size, _QUAD_BLOCK):
+        sl = slice(start, start + _QUAD_BLOCK)
+        rr, nn = r[sl, None], n[sl, None]
+        la_, lb_ = la[sl, None], lb[sl, None]
+
+        # u = log tau: log of tau (alpha/(alpha+tau))^r (tau/(alpha+tau))^n
+        #                        (beta/(beta+tau))^s / (beta+tau)
+        def log_f(u, rr=rr, nn=nn, la_=la_, lb_=lb_):
+            log_ap = np.logaddexp(la_, u)
+            log_bp = np.logaddexp(lb_, u)
+            return (u + rr * (la_ - log_ap) + nn * (u - log_ap) + s * (lb_ - log_bp)
+                    - log_bp)
+
+        def dlog_f(u, rr=rr, nn=nn, la_=la_, lb_=lb_):
+            return ((nn + 1.0) - (rr + nn) / (1.0 + np.exp(la_ - u))
+                    - (s + 1.0) / (1.0 + np.exp(lb_ - u)))
+
+        hi = lt[sl]
+        n_b = n[sl]
+        # below u_c the slope of log_f is >= (n + 1)/2: lo is >= 55 below the peak
+        u_c = np.log(np.minimum(alpha[sl], beta[sl]) * (n_b + 1.0)
+                     / (2.0 * (r[sl] + n_b + s + 1.0)))
+        lo = np.minimum(u_c, hi) - 2.0 * (_WINDOW + 5.0) / (n_b + 1.0)
+        u, log_w = log_concave_nodes(log_f, dlog_f, lo, hi)
+        log_terms = log_f(u) + log_w
+        top = log_terms.max(axis=1)
+        log_dead[sl] = top + np.log(np.exp(log_terms - top[:, None]).sum(axis=1))
+    log_dead += log_coef + np.log(s)
+    return np.logaddexp(log_alive, log_dead)
+
+
+def _log_alive_dead(r, alpha, s, beta, x, tx, T):
+    """``log P(alive | data)`` and ``log P(dead | data)`` for flat arrays.
+
+    With ``G = s J(r+x, s+1; t_x)``, ``H = (r+x) J(r+x+1, s; T)`` (so that the
+    likelihood is ``C (G + H)``, note 009 eq. 22), the alive term
+    ``A = (alpha+T)^-(r+x) (beta+T)^-s`` and the dead term
+    ``D = s [J(r+x, s+1; t_x) - J(r+x, s+1; T)] = s int_{t_x}^T (alpha+tau)^-(r+x)
+    (beta+tau)^-(s+1) dtau``: ``P(alive) = A / (G + H)``, ``P(dead) = D / (G + H)``.
+    """
+    prep = _prepare(x, tx, T)
+    log_G, log_H, _, _ = _likelihood_parts(r, alpha, s, beta, prep)
+    log_G, log_H = log_G[prep.g_index], log_H[prep.h_index]
+    log_total = np.logaddexp(log_G, log_H)
+    log_A = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    log_alive = np.minimum(log_A - log_total, 0.0)
+    # J(r+x, s+1; T) on the distinct (x, T) pairs
+    log_JT = log_tail_integral(
+        alpha, beta, r + prep.h_x, np.full(prep.h_x.shape, s + 1.0), prep.h_t
+    )[0][prep.h_index]
+    log_Jtx = log_G - np.log(s)
+    log_dead = log_G + log1mexp(np.minimum(log_JT - log_Jtx, 0.0)) - log_total
+    return log_alive, log_dead
+
+
+def log_conditional_pmf(params, n, frequency, recency, T, t) -> np.ndarray:
+    """``log P(X(T, T+t) = n | x, t_x, T)`` under the Pareto/NBD model (1-D quadrature).
+
+    Fader & Hardie, "Deriving the conditional PMF of the Pareto/NBD model";
+    here in the equivalent form::
+
+        P(X(T, T+t) = n | x, t_x, T)
+            = [n = 0] (1 - P(alive)) + P(alive) P_PNBD(n; r + x, alpha + T, s, beta + T; t)
+
+    with ``P(alive)`` of note 009, eq. 36 and the new-customer PMF (note 009,
+    section 4)::
+
+        P_PNBD(n; r, alpha, s, beta; t)
+            = Gamma(r+n)/(Gamma(r) n!) (alpha/(alpha+t))^r (t/(alpha+t))^n (beta/(beta+t))^s
+              + Gamma(r+n)/(Gamma(r) n!) s int_0^t (alpha/(alpha+tau))^r (tau/(alpha+tau))^n
+                                                   (beta/(beta+tau))^s / (beta+tau) dtau
+
+    The integral (dying inside the window after ``n`` purchases) is a
+    Gauss-Legendre quadrature in ``u = log tau`` around the peak of the
+    log-concave integrand (:func:`clvmodels.models.log_concave_nodes`,
+    7 panels x 20 nodes per side); ``1 - P(alive)`` is ``s int_{t_x}^T
+    (alpha+tau)^-(r+x) (beta+tau)^-(s+1) dtau`` over the likelihood (a
+    difference of two tail integrals ``J``, taken in log space).
+
+    Parameters
+    ----------
+    params : sequence (r, alpha, s, beta) or mapping
+    n : array_like of int
+    frequency, recency, T : array_like
+    t : float or array_like
+
+    Returns
+    -------
+    ndarray of log-probabilities
+
+    Examples
+    --------
+    >>> params = (0.553, 10.578, 0.606, 11.669)
+    >>> lp = log_conditional_pmf(params, np.arange(300), 2, 30.43, 38.86, 39.0)
+    >>> float(np.round(np.exp(lp).sum(), 10))
+    1.0
+    """
+    r, alpha, s, beta = _unpack_params(params)
+    shape, n, x, tx, T, t = counts_and_horizon(n, frequency, recency, T, t,
+                                                customer_arrays)
+    log_alive, log_dead = _log_alive_dead(r, alpha, s, beta, x, tx, T)
+    log_new = np.zeros(n.shape)
+    pos = t > 0
+    log_new[~pos & (n > 0)] = -np.inf
+    if np.any(pos):
+        (ux, uT, un, ut), inv = unique_rows(x[pos], T[pos], n[pos], t[pos])
+        vals = log_pmf_new_customer_rows(r + ux, alpha + uT, s, beta + uT, un, ut)
+        log_new[pos] = vals[inv]
+    out = combine_alive_dead(log_alive, log_dead, log_new, n)
+    return out.reshape(shape)
+
+
 class ParetoNBD(PurchaseModelMixin, BaseModel):
     """Pareto/NBD model of repeat purchasing (Schmittlein, Morrison & Colombo 1987).
 
@@ -1066,7 +1141,6 @@ class ParetoNBD(PurchaseModelMixin, BaseModel):
     ['estimate', 'std_error', 'ci_lower', 'ci_upper']
     """
 
-    _model_type = "ParetoNBD"
     _param_names = PARAM_NAMES
     _data_columns = ("frequency", "recency", "T")
     _integer_columns = ("frequency",)
@@ -1079,6 +1153,11 @@ class ParetoNBD(PurchaseModelMixin, BaseModel):
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
     _expected_purchases_function = staticmethod(expected_purchases)
     _probability_alive_function = staticmethod(probability_alive)
+    _log_conditional_pmf_function = staticmethod(log_conditional_pmf)
+
+    def _simulate_alive_purchases(self, theta, x, T, horizon, rng):
+        """The forecast's per-customer step: :func:`simulate_alive_purchases`."""
+        return simulate_alive_purchases(theta, x, T, horizon, rng)
 
     @staticmethod
     def _prepare_data(frequency, recency, T):
@@ -1100,14 +1179,12 @@ class ParetoNBD(PurchaseModelMixin, BaseModel):
     def _predict_with_params(self, quantity, params, data, **kwargs):
         """Predictions at many parameter vectors (the interval hook of ``BaseModel``).
 
-        By :func:`clvmodels.models.uncertainty.paretonbd_draws` (the integrals once
-        per draw on the distinct pairs, the rest vectorised).
+        By :func:`predict_draws` (the integrals once per draw on the distinct pairs, the
+        rest vectorised).
         """
         if quantity not in ("expected_purchases", "probability_alive"):
             return super()._predict_with_params(quantity, params, data, **kwargs)
-        from clvmodels.models.uncertainty import paretonbd_draws
-
-        return paretonbd_draws(quantity, params, data["frequency"], data["recency"],
+        return predict_draws(quantity, params, data["frequency"], data["recency"],
                                data["T"], **kwargs)
 
     def expected_purchases_new_customer(self, t) -> np.ndarray:
@@ -1150,3 +1227,134 @@ class ParetoNBD(PurchaseModelMixin, BaseModel):
             self._params_array(), data["frequency"], data["recency"], data["T"], discount_rate
         )
         return pd.Series(values, index=index, name="expected_residual_transactions")
+
+
+def _log_tail_draws(alpha, beta, e_alpha, e_beta, t, draw) -> np.ndarray:
+    """``log J`` of :func:`clvmodels.models.paretonbd.log_tail_integral` with per-cell alpha, beta.
+
+    ``J = int_t^inf (alpha + tau)^-e_alpha (beta + tau)^-e_beta dtau`` for 1-D arrays of
+    cells (draw x pair). The Pareto/NBD module's routine takes one ``(alpha, beta)`` per
+    call; here the cells of all draws go through its vectorised pieces at once: the
+    power series of ``2F1(1, a; a + b; z)`` where ``z = (big - small) / (big + t) <=
+    0.3``, its continued fraction where ``0.3 < z <= 0.99``, assembled as there. Cells
+    with ``z > 0.99`` (the module adds a quadrature there) are passed to the module's
+    routine draw by draw (``draw`` gives each cell's draw).
+    """
+    swap = alpha < beta
+    big = np.where(swap, beta, alpha)
+    small = np.where(swap, alpha, beta)
+    e_big = np.where(swap, e_beta, e_alpha)
+    e_small = np.where(swap, e_alpha, e_beta)
+    z = (big - small) / (big + t)
+    out = np.empty(t.shape)
+    for rows, fn in ((z <= _Z_CF, _series_log_S), ((z > _Z_CF) & (z <= _Z_QUAD), _cf_log_S)):
+        if rows.any():
+            A, B = big[rows] + t[rows], small[rows] + t[rows]
+            ea, eb = e_big[rows], e_small[rows]
+            log_S, _ = fn(ea, eb, (A - B) / A, False)
+            out[rows], _ = _assemble_log_J(ea, eb, A, B, log_S, None, False)
+    quad = z > _Z_QUAD
+    if quad.any():
+        cells = np.flatnonzero(quad)
+        for d in np.unique(draw[cells]):
+            here = cells[draw[cells] == d]
+            out[here], _ = log_tail_integral(float(alpha[here[0]]), float(beta[here[0]]),
+                                              e_alpha[here], e_beta[here], t[here])
+    return out
+
+
+def predict_draws(quantity: str, params, frequency, recency, T, t=None) -> np.ndarray:
+    """Pareto/NBD predictions for many parameter vectors at once.
+
+    ``P(alive) = (alpha+T)^-(r+x) (beta+T)^-s / [s J(r+x, s+1; t_x) + (r+x) J(r+x+1, s; T)]``
+    and ``E[Y(t) | ...] = P(alive) (r+x)/(alpha+T) E[(1 - e^{-mu t}) / mu]`` (Fader &
+    Hardie 2005, note 009, eqs. 36, 41). The integrals ``J`` are evaluated on the
+    distinct ``(x, t_x)`` and ``(x, T)`` pairs for all draws at once
+    (:func:`_pareto_log_tail_draws`, the Pareto/NBD module's series and continued
+    fraction); the rest is vectorised over draws and rows.
+
+    Parameters
+    ----------
+    quantity : {"probability_alive", "expected_purchases"}
+    params : ndarray of shape (n_draws, 4)
+        ``(r, alpha, s, beta)`` per row.
+    frequency, recency, T : ndarray of shape (n_rows,)
+    t : float or ndarray of shape (n_rows,)
+
+    Returns
+    -------
+    ndarray of shape (n_draws, n_rows)
+    """
+    if quantity not in ("probability_alive", "expected_purchases"):
+        raise InvalidParameterError(f"no draw kernel for {quantity!r}.")
+    params = np.asarray(params, dtype=float)
+    r, alpha, s, beta = draw_rows(params, 4)
+    col = lambda v: v[:, None]  # noqa: E731
+    x = np.asarray(frequency, dtype=float)
+    tx = np.asarray(recency, dtype=float)
+    T = np.asarray(T, dtype=float)
+    prep = _prepare(x, tx, T)
+    n = params.shape[0]
+
+    def log_j(pair_x, pair_t, e_alpha_shift, e_beta):
+        cells = (pair_x.size, n)
+        draw = np.broadcast_to(np.arange(n)[None, :], cells).ravel()
+        e_a = (col(pair_x) + r + e_alpha_shift).ravel()
+        values = _log_tail_draws(
+            np.broadcast_to(alpha, cells).ravel(), np.broadcast_to(beta, cells).ravel(), e_a,
+            np.broadcast_to(e_beta, cells).ravel(),
+            np.broadcast_to(col(pair_t), cells).ravel(), draw)
+        return values.reshape(cells)
+
+    # log(s J(r+x, s+1; t_x)) per (x, t_x) pair and log((r+x) J(r+x+1, s; T)) per (x, T)
+    log_g = np.log(s) + log_j(prep.g_x, prep.g_t, 0.0, s + 1.0)
+    log_h = np.log(col(prep.h_x) + r) + log_j(prep.h_x, prep.h_t, 1.0, s)
+    log_alive = np.logaddexp(np.take(log_g, prep.g_index, axis=0),
+                             np.take(log_h, prep.h_index, axis=0))
+    np.negative(log_alive, out=log_alive)
+    log_alive -= (col(x) + r) * np.log(col(T) + alpha)
+    log_alive -= s * np.log(col(T) + beta)
+    np.minimum(log_alive, 0.0, out=log_alive)
+    if quantity == "probability_alive":
+        return np.exp(log_alive, out=log_alive).T
+    horizon = np.broadcast_to(np.asarray(1.0 if t is None else t, dtype=float), x.shape)
+    positive = horizon > 0
+    log_alive += np.log(col(x) + r) - np.log(col(T) + alpha)
+    window = np.full(log_alive.shape, -np.inf)
+    if positive.any():
+        bt = col(T[positive]) + beta
+        window[positive] = log_mean_lifetime_window(s, bt, col(horizon[positive]))
+    log_alive += window
+    return np.exp(log_alive, out=log_alive).T
+
+
+def simulate_alive_purchases(theta, x, T, horizon: float, rng):
+    """Purchase times in ``(0, horizon]`` of Pareto/NBD customers alive at ``T`` (forecast hook).
+
+    Given alive and the history, ``lambda ~ Gamma(r + x, alpha + T)`` and ``mu ~
+    Gamma(s, beta + T)`` (the alive term of the likelihood is ``lambda^x e^{-lambda T}
+    e^{-mu T}``); the remaining lifetime is ``Exponential(mu)`` (memoryless) and the
+    customer buys as a Poisson process of rate ``lambda`` while alive within the horizon.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (n, 4)
+        ``(r, alpha, s, beta)`` of each simulated customer.
+    x, T : ndarray of shape (n,)
+    horizon : float
+    rng : numpy Generator
+
+    Returns
+    -------
+    owner, times, keep
+        As :func:`clvmodels.models.bgnbd.simulate_alive_purchases` (every event is kept).
+    """
+    lam = rng.gamma(theta[:, 0] + x) / (theta[:, 1] + T)
+    mu = rng.gamma(theta[:, 2]) / (theta[:, 3] + T)
+    with np.errstate(divide="ignore"):
+        window = np.minimum(rng.exponential(1.0, size=mu.size) / mu, horizon)
+    n_events = rng.poisson(lam * window)
+    buyers = np.flatnonzero(n_events)
+    owner = np.repeat(buyers, n_events[buyers])  # sorted by customer
+    times = rng.random(owner.size) * window[owner]
+    return owner, times, np.ones(owner.size, dtype=bool)

@@ -59,7 +59,7 @@ from scipy.special import digamma
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError, StatisticalWarning
 from clvmodels.models._base import BaseModel, check_is_fitted
 from clvmodels.models._params import unpack_params
-from clvmodels.models.bgnbd import log_beta
+from clvmodels.models._special import log_beta
 
 __all__ = [
     "PARAM_NAMES",
@@ -721,7 +721,6 @@ class ShiftedBetaGeometric(BaseModel):
     array([220.1, 170. ])
     """
 
-    _model_type = "ShiftedBetaGeometric"
     _param_names = PARAM_NAMES
     _data_columns = ("period", "churned")
     _integer_columns = ("period", "churned")

@@ -72,13 +72,13 @@ __all__ = [
     "CHUNK_CELLS",
     "INTERVAL_METHODS",
     "bootstrap_parameters",
-    "bgnbd_draws",
+    "draw_columns",
     "draw_parameters",
-    "gamma_gamma_draws",
+    "draw_rows",
+    "factorize",
     "interval_column_names",
     "map_draw_chunks",
     "parameter_draws",
-    "paretonbd_draws",
     "percentiles",
     "prediction_interval",
 ]
@@ -137,7 +137,7 @@ def _check_method(method) -> str:
 # --------------------------------------------------------------------------- draws
 def _usable_covariance(model) -> np.ndarray:
     """The Cholesky factor of ``model._covariance_log``, or an error saying what to do."""
-    from clvmodels.models._base import check_is_fitted
+    from clvmodels.models._checks import check_is_fitted
 
     check_is_fitted(model, "draw_parameters")
     name = type(model).__name__
@@ -254,7 +254,7 @@ def bootstrap_parameters(model, fit_summary, n_boot: int = 200, random_state=Non
         :class:`~clvmodels.errors.StatisticalWarning` gives their number when
         they exceed 5%).
     """
-    from clvmodels.models._base import check_is_fitted
+    from clvmodels.models._checks import check_is_fitted
 
     check_is_fitted(model, "bootstrap_parameters")
     n_boot = _check_count(n_boot, "n_boot")
@@ -530,8 +530,9 @@ def prediction_interval(model, quantity: str, estimate: pd.Series, summary, colu
     return out
 
 
-# --------------------------------------------------------------------------- model kernels
-def _columns(params: np.ndarray, k: int) -> list[np.ndarray]:
+# ------------------------------------------------ helpers for the models' draw kernels
+def draw_columns(params: np.ndarray, k: int) -> list[np.ndarray]:
+    """The first ``k`` columns of a (n_draws, n_params) array, each of shape (n_draws, 1)."""
     params = np.asarray(params, dtype=float)
     if params.ndim != 2 or params.shape[1] < k:
         raise InvalidParameterError(
@@ -540,324 +541,14 @@ def _columns(params: np.ndarray, k: int) -> list[np.ndarray]:
     return [params[:, j : j + 1] for j in range(k)]
 
 
-def _factor(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique values and the index of each value in them."""
     uniq, inverse = np.unique(values, return_inverse=True)
     return uniq, inverse.reshape(-1)
 
 
-#: |1 - q^r 2F1| below this fraction of q^r 2F1 counts as cancellation (the relative error of
-#: the closed form is about 1e-15 / ratio, so at most ~1e-9 here): such cells use the small-s
-#: series or the quadrature. It happens for short horizons and for ``a`` near 1, where the
-#: closed form's ``(a - 1)`` division meets a vanishing bracket.
-_CANCELLATION = 1e-6
-#: Largest s = t / alpha' for the alternating series (terms shrink at least like s^j).
-_SERIES_MAX_S = 0.5
-#: Fast values must agree with the quadrature to this relative tolerance in the spot checks.
-_SPOT_RTOL = 1e-9
-
-
-def _alive_purchases_series(r, a, c, s) -> tuple[np.ndarray, np.ndarray]:
-    """``r s 3F2(r+1, a, 1; c+1, 2; -s)`` by its alternating power series, and a failure mask.
-
-    This is the alive customer's expected purchases ``(c / (a - 1)) [1 - q^r 2F1(r, b; c; z)]``
-    (``c = a + b - 1``, ``s = t / alpha``) after Pfaff's transformation
-    ``q^r 2F1(r, b; c; z) = 2F1(r, a - 1; c; -s)`` (Abramowitz & Stegun 15.3.4): the
-    subtraction and the division by ``a - 1`` cancel term by term, so small ``s`` loses no
-    precision. A cell fails when the terms have not converged after 400 or when the sum of
-    their magnitudes exceeds 1e4 times the result (cancellation).
-    """
-    term = np.ones_like(s)
-    total = np.ones_like(s)
-    magnitude = np.ones_like(s)
-    active = np.ones(s.shape, dtype=bool)
-    for j in range(400):
-        term = term * ((r + 1.0 + j) * (a + j) / ((c + 1.0 + j) * (j + 2.0))) * (-s)
-        total = total + term
-        magnitude = magnitude + np.abs(term)
-        active = np.abs(term) > 1e-17 * np.abs(total)
-        if not active.any():
-            break
-    bad = active | (magnitude > 1e4 * np.abs(total)) | ~np.isfinite(total)
-    return r * s * total, bad
-
-
-def _alive_purchases_fast(r, alpha, a, b, t) -> np.ndarray:
-    """:func:`clvmodels.models.bgnbd._alive_purchases` on arrays of shape (n_cells, n_draws).
-
-    The quadrature of the BG/NBD module is exact everywhere but costs a few
-    hundred integrand evaluations per cell; over cells x draws that is far too
-    slow. Here each value uses, in order of preference:
-
-    1. the closed form ``(c / (a - 1)) [1 - q^r 2F1(r, b; c; z)]`` (FHL 2005,
-       eq. 9 with the posterior parameters; ``c = a + b - 1``, ``z = t /
-       (alpha + t)``, ``q = 1 - z``), with ``scipy.special.hyp2f1``, where the
-       result is finite and non-negative, ``c > 0`` and the bracket does not
-       cancel (``|1 - q^r 2F1| > 1e-6 q^r 2F1``; near ``a = 1`` it vanishes
-       with the ``a - 1`` it is divided by);
-    2. else, for ``s = t / alpha <= 0.5``, the cancellation-free series of
-       :func:`_alive_purchases_series`;
-    3. else the quadrature itself.
-
-    Every cell (row) is also spot-checked against the quadrature at its middle
-    draw; a cell that disagrees by more than 1e-9 relative is recomputed by
-    quadrature for every draw. Against the quadrature over the
-    3,944 distinct ``(x, T)`` of the simulated 1M-customer benchmark summary,
-    50 draws around four parameter sets (``a`` from 0.3 to 5, one at ``a =
-    1.0005``) and horizons 0.1 to 500, the largest relative difference was 4e-11.
-    """
-    from scipy.special import hyp2f1
-
-    from clvmodels.models.bgnbd import _alive_purchases
-
-    r, alpha, a, b, t = np.broadcast_arrays(r, alpha, a, b, t)
-    shape = r.shape
-    out = np.zeros(shape)
-    pos = t > 0
-    c = a + b - 1.0
-    with np.errstate(all="ignore"):
-        s = t / alpha
-        q_f = np.exp(-r * np.log1p(s))
-        q_f *= hyp2f1(r, b, c, t / (alpha + t))
-        bracket = 1.0 - q_f
-        g = c / (a - 1.0) * bracket
-        bad = pos & (
-            ~np.isfinite(g)
-            | (g < 0)
-            | (c <= 0)
-            | (np.abs(bracket) <= _CANCELLATION * np.abs(q_f))
-        )
-    np.copyto(out, g, where=pos)
-    if bad.any():
-        series = bad & (s <= _SERIES_MAX_S) & (c > 0)
-        if series.any():
-            with np.errstate(all="ignore"):
-                value, failed = _alive_purchases_series(r[series], a[series], c[series],
-                                                        s[series])
-            out[series] = value
-            bad[series] = failed
-    # spot check of every cell at one draw (the middle one; the interval machinery also
-    # checks every row at the estimate against the model's own method)
-    n_draws = shape[1]
-    cols = np.array([n_draws // 2])
-    check = pos[:, cols] & ~bad[:, cols]
-    if check.any():
-        rr, cc = np.nonzero(check)
-        cc = cols[cc]
-        exact = _alive_purchases(r[rr, cc], alpha[rr, cc], a[rr, cc], b[rr, cc], t[rr, cc])
-        wrong = np.abs(out[rr, cc] - exact) > _SPOT_RTOL * np.abs(exact) + 1e-300
-        if wrong.any():
-            bad[np.unique(rr[wrong]), :] = True
-            bad &= pos
-    if bad.any():
-        out[bad] = _alive_purchases(r[bad], alpha[bad], a[bad], b[bad], t[bad])
-    return out
-
-
-def _draw_rows(params, k: int) -> list[np.ndarray]:
+def draw_rows(params, k: int) -> list[np.ndarray]:
     """Parameter columns as rows of shape (1, n_draws) (the kernels work in (rows, draws))."""
-    return [c.reshape(1, -1) for c in _columns(params, k)]
+    return [c.reshape(1, -1) for c in draw_columns(params, k)]
 
 
-def bgnbd_draws(quantity: str, params, frequency, recency, T, t=None, *,
-                variant: str = "bgnbd") -> np.ndarray:
-    """BG/NBD (or MBG/NBD) predictions for many parameter vectors at once.
-
-    ``P(alive | x, t_x, T) = 1 / (1 + exp(d))`` with the log odds of having
-    dropped out ``d = log(a / (b + x - 1)) + (r + x) log((alpha + T) / (alpha
-    + t_x))`` for ``x > 0`` (``-inf`` at ``x = 0``; FHL 2005, eq. 10) or, for
-    the MBG/NBD, ``d = log(a / (b + x)) + (r + x) log(...)`` for every ``x``
-    (Batislam et al. 2007). ``E[Y(t) | x, t_x, T] = P(alive) g`` with ``g`` the
-    expected purchases of an alive customer with posterior parameters ``(r + x,
-    alpha + T, a, b + x)`` (MBG/NBD: ``b + x + 1``), by
-    :func:`_alive_purchases_fast`. The logarithms are taken on the distinct
-    values of ``T``, ``t_x`` and ``x`` and gathered, and ``g`` only on the
-    distinct ``(x, T, t)``. Work is laid out (rows, draws), so that gathers
-    copy whole rows and the percentiles read contiguous memory; the result is
-    returned as its transpose.
-
-    Parameters
-    ----------
-    quantity : {"probability_alive", "expected_purchases"}
-    params : ndarray of shape (n_draws, 4)
-        ``(r, alpha, a, b)`` per row.
-    frequency, recency, T : ndarray of shape (n_rows,)
-    t : float or ndarray of shape (n_rows,)
-        Horizon (``expected_purchases`` only).
-    variant : {"bgnbd", "mbgnbd"}
-
-    Returns
-    -------
-    ndarray of shape (n_draws, n_rows)
-    """
-    if quantity not in ("probability_alive", "expected_purchases"):
-        raise InvalidParameterError(f"no draw kernel for {quantity!r}.")
-    r, alpha, a, b = _draw_rows(params, 4)
-    x = np.asarray(frequency, dtype=float)
-    tx = np.asarray(recency, dtype=float)
-    T = np.asarray(T, dtype=float)
-    uT, iT = _factor(T)
-    utx, itx = _factor(tx)
-    ux, ix = _factor(x)
-    col = lambda v: v[:, None]  # noqa: E731
-    with np.errstate(divide="ignore", over="ignore"):
-        d = np.take(np.log(col(uT) + alpha), iT, axis=0)
-        d -= np.take(np.log(col(utx) + alpha), itx, axis=0)
-        d *= np.take(col(ux) + r, ix, axis=0)
-        if variant == "mbgnbd":
-            const = np.log(a) - np.log(col(ux) + b)
-        else:
-            has = ux > 0
-            const = np.full((ux.size, r.shape[1]), -np.inf)
-            const[has] = np.log(a) - np.log(col(ux[has]) - 1.0 + b)
-        d += np.take(const, ix, axis=0)
-        np.exp(d, out=d)
-    d += 1.0
-    alive = np.reciprocal(d, out=d)
-    if quantity == "expected_purchases":
-        from clvmodels.models._fit import compress
-
-        horizon = np.broadcast_to(np.asarray(1.0 if t is None else t, dtype=float), x.shape)
-        packed = compress([x, T, horizon])
-        gx, gT, gt = (col(v) for v in packed.columns)
-        shift = 1.0 if variant == "mbgnbd" else 0.0
-        g = _alive_purchases_fast(gx + r, gT + alpha, a, gx + shift + b, gt)
-        alive *= np.take(g, packed.inverse, axis=0)
-    return alive.T
-
-
-def _pareto_log_tail_draws(alpha, beta, e_alpha, e_beta, t, draw) -> np.ndarray:
-    """``log J`` of :func:`clvmodels.models.paretonbd._log_tail_integral` with per-cell alpha, beta.
-
-    ``J = int_t^inf (alpha + tau)^-e_alpha (beta + tau)^-e_beta dtau`` for 1-D arrays of
-    cells (draw x pair). The Pareto/NBD module's routine takes one ``(alpha, beta)`` per
-    call; here the cells of all draws go through its vectorised pieces at once: the
-    power series of ``2F1(1, a; a + b; z)`` where ``z = (big - small) / (big + t) <=
-    0.3``, its continued fraction where ``0.3 < z <= 0.99``, assembled as there. Cells
-    with ``z > 0.99`` (the module adds a quadrature there) are passed to the module's
-    routine draw by draw (``draw`` gives each cell's draw).
-    """
-    from clvmodels.models.paretonbd import (
-        _Z_CF,
-        _Z_QUAD,
-        _assemble_log_J,
-        _cf_log_S,
-        _log_tail_integral,
-        _series_log_S,
-    )
-
-    swap = alpha < beta
-    big = np.where(swap, beta, alpha)
-    small = np.where(swap, alpha, beta)
-    e_big = np.where(swap, e_beta, e_alpha)
-    e_small = np.where(swap, e_alpha, e_beta)
-    z = (big - small) / (big + t)
-    out = np.empty(t.shape)
-    for rows, fn in ((z <= _Z_CF, _series_log_S), ((z > _Z_CF) & (z <= _Z_QUAD), _cf_log_S)):
-        if rows.any():
-            A, B = big[rows] + t[rows], small[rows] + t[rows]
-            ea, eb = e_big[rows], e_small[rows]
-            log_S, _ = fn(ea, eb, (A - B) / A, False)
-            out[rows], _ = _assemble_log_J(ea, eb, A, B, log_S, None, False)
-    quad = z > _Z_QUAD
-    if quad.any():
-        cells = np.flatnonzero(quad)
-        for d in np.unique(draw[cells]):
-            here = cells[draw[cells] == d]
-            out[here], _ = _log_tail_integral(float(alpha[here[0]]), float(beta[here[0]]),
-                                              e_alpha[here], e_beta[here], t[here])
-    return out
-
-
-def paretonbd_draws(quantity: str, params, frequency, recency, T, t=None) -> np.ndarray:
-    """Pareto/NBD predictions for many parameter vectors at once.
-
-    ``P(alive) = (alpha+T)^-(r+x) (beta+T)^-s / [s J(r+x, s+1; t_x) + (r+x) J(r+x+1, s; T)]``
-    and ``E[Y(t) | ...] = P(alive) (r+x)/(alpha+T) E[(1 - e^{-mu t}) / mu]`` (Fader &
-    Hardie 2005, note 009, eqs. 36, 41). The integrals ``J`` are evaluated on the
-    distinct ``(x, t_x)`` and ``(x, T)`` pairs for all draws at once
-    (:func:`_pareto_log_tail_draws`, the Pareto/NBD module's series and continued
-    fraction); the rest is vectorised over draws and rows.
-
-    Parameters
-    ----------
-    quantity : {"probability_alive", "expected_purchases"}
-    params : ndarray of shape (n_draws, 4)
-        ``(r, alpha, s, beta)`` per row.
-    frequency, recency, T : ndarray of shape (n_rows,)
-    t : float or ndarray of shape (n_rows,)
-
-    Returns
-    -------
-    ndarray of shape (n_draws, n_rows)
-    """
-    from clvmodels.models.paretonbd import _log_mean_lifetime_window, _prepare
-
-    if quantity not in ("probability_alive", "expected_purchases"):
-        raise InvalidParameterError(f"no draw kernel for {quantity!r}.")
-    params = np.asarray(params, dtype=float)
-    r, alpha, s, beta = _draw_rows(params, 4)
-    col = lambda v: v[:, None]  # noqa: E731
-    x = np.asarray(frequency, dtype=float)
-    tx = np.asarray(recency, dtype=float)
-    T = np.asarray(T, dtype=float)
-    prep = _prepare(x, tx, T)
-    n = params.shape[0]
-
-    def log_j(pair_x, pair_t, e_alpha_shift, e_beta):
-        cells = (pair_x.size, n)
-        draw = np.broadcast_to(np.arange(n)[None, :], cells).ravel()
-        e_a = (col(pair_x) + r + e_alpha_shift).ravel()
-        values = _pareto_log_tail_draws(
-            np.broadcast_to(alpha, cells).ravel(), np.broadcast_to(beta, cells).ravel(), e_a,
-            np.broadcast_to(e_beta, cells).ravel(),
-            np.broadcast_to(col(pair_t), cells).ravel(), draw)
-        return values.reshape(cells)
-
-    # log(s J(r+x, s+1; t_x)) per (x, t_x) pair and log((r+x) J(r+x+1, s; T)) per (x, T)
-    log_g = np.log(s) + log_j(prep.g_x, prep.g_t, 0.0, s + 1.0)
-    log_h = np.log(col(prep.h_x) + r) + log_j(prep.h_x, prep.h_t, 1.0, s)
-    log_alive = np.logaddexp(np.take(log_g, prep.g_index, axis=0),
-                             np.take(log_h, prep.h_index, axis=0))
-    np.negative(log_alive, out=log_alive)
-    log_alive -= (col(x) + r) * np.log(col(T) + alpha)
-    log_alive -= s * np.log(col(T) + beta)
-    np.minimum(log_alive, 0.0, out=log_alive)
-    if quantity == "probability_alive":
-        return np.exp(log_alive, out=log_alive).T
-    horizon = np.broadcast_to(np.asarray(1.0 if t is None else t, dtype=float), x.shape)
-    positive = horizon > 0
-    log_alive += np.log(col(x) + r) - np.log(col(T) + alpha)
-    window = np.full(log_alive.shape, -np.inf)
-    if positive.any():
-        bt = col(T[positive]) + beta
-        window[positive] = _log_mean_lifetime_window(s, bt, col(horizon[positive]))
-    log_alive += window
-    return np.exp(log_alive, out=log_alive).T
-
-
-def gamma_gamma_draws(params, frequency, monetary_value) -> np.ndarray:
-    """Gamma-Gamma expected spend for many parameter vectors at once.
-
-    ``E[Z | x, mbar] = p (gamma + x mbar) / (p x + q - 1)`` (Fader & Hardie 2013,
-    eq. 5), the population mean ``p gamma / (q - 1)`` at ``x = 0``; ``+inf`` where
-    ``p x + q <= 1`` (no finite mean at those parameters).
-
-    Parameters
-    ----------
-    params : ndarray of shape (n_draws, 3)
-        ``(p, q, gamma)`` per row.
-    frequency, monetary_value : ndarray of shape (n_rows,)
-
-    Returns
-    -------
-    ndarray of shape (n_draws, n_rows)
-    """
-    p, q, gamma = _draw_rows(params, 3)
-    x = np.asarray(frequency, dtype=float)[:, None]
-    m = np.where(x > 0, np.asarray(monetary_value, dtype=float)[:, None], 0.0)
-    denom = x * p + (q - 1.0)
-    with np.errstate(divide="ignore"):
-        out = (x * m + gamma) * p / denom
-    out[denom <= 0] = np.inf
-    return out.T

@@ -23,7 +23,7 @@ from scipy.special import chdtrc
 from clvmodels.data._random import check_random_state
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError
 from clvmodels.models import conditional_pmf as _cpmf
-from clvmodels.models._base import check_is_fitted, validate_data
+from clvmodels.models._checks import check_is_fitted, validate_data
 from clvmodels.models._fit import IDENTITY, LOG, compress, fit_maximum_likelihood
 from clvmodels.models.covariates.design import (
     _check_rank,

@@ -16,9 +16,11 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from clvmodels.models import conditional_pmf as _cpmf
+from clvmodels.models import bgnbd as _bgnbd
+from clvmodels.models._checks import customer_arrays
 from clvmodels.models._fit import compress
-from clvmodels.models.bgnbd import BGNBD, _alive_purchases, log_beta, log_gamma_ratio
+from clvmodels.models._special import combine_alive_dead, log_nb_tail
+from clvmodels.models.bgnbd import BGNBD, alive_purchases, log_beta, log_gamma_ratio
 from clvmodels.models.covariates._estimator import _CovariateModel
 from clvmodels.models.covariates.design import (
     _at,
@@ -28,7 +30,6 @@ from clvmodels.models.covariates.design import (
     _split_params,
     _summary_arrays,
 )
-from clvmodels.models.uncertainty import _alive_purchases_fast
 
 __all__ = [
     "BGNBDCovariates",
@@ -120,7 +121,7 @@ def _bg_individual(base, gp, gd, Zp, Zd):
 
 
 def _bg_check(frequency, recency, T):
-    return _cpmf._bg_check(frequency, recency, T)
+    return customer_arrays(frequency, recency, T)
 
 
 def bgnbd_log_likelihood_rows(params, frequency, recency, T, purchase_design=None,
@@ -227,19 +228,19 @@ def bgnbd_expected_purchases(r, alpha, a, b, frequency, recency, T, t) -> np.nda
 
     ``P(alive)`` times the expected purchases of an alive customer with updated
     parameters ``(r + x, alpha_i + T, a_i, b_i + x)``, by the quadrature of
-    :func:`clvmodels.models.bgnbd._alive_purchases`, on the distinct rows.
+    :func:`clvmodels.models.bgnbd.alive_purchases`, on the distinct rows.
     """
     r, alpha, a, b, x, tx, T, t = _rows(r, alpha, a, b, frequency, recency, T, t)
     alive = np.exp(-np.logaddexp(0.0, _bg_log_odds_dead(r, alpha, a, b, x, tx, T)))
     packed = compress([x, T, t, alpha, a, b, r])
     ux, uT, ut, ua, uA, uB, ur = packed.columns
-    per_alive = _alive_purchases(ur + ux, ua + uT, uA, uB + ux, ut)[packed.inverse]
+    per_alive = alive_purchases(ur + ux, ua + uT, uA, uB + ux, ut)[packed.inverse]
     return alive * per_alive
 
 
 def _bg_expected_new(r, alpha, a, b, t):
     alpha, a, b, t = _rows(alpha, a, b, t)
-    return _alive_purchases(np.full(t.shape, r), alpha, a, b, t)
+    return alive_purchases(np.full(t.shape, r), alpha, a, b, t)
 
 
 def _log_pmf_bgnbd_new_rows(r, alpha, a, b, n, t):
@@ -253,7 +254,7 @@ def _log_pmf_bgnbd_new_rows(r, alpha, a, b, n, t):
     has = n > 0
     if np.any(has):
         second[has] = (log_beta(a[has] + 1.0, b[has] + n[has] - 1.0) - log_b_ab[has]
-                       + _cpmf._log_nb_tail(n[has], r[has], np.exp(log_z[has])))
+                       + log_nb_tail(n[has], r[has], np.exp(log_z[has])))
     return np.logaddexp(first, second)
 
 
@@ -274,7 +275,7 @@ def bgnbd_log_conditional_pmf(r, alpha, a, b, n, frequency, recency, T, t) -> np
         log_new[pos] = _log_pmf_bgnbd_new_rows(
             r + x[pos], alpha[pos] + T[pos], a[pos], b[pos] + x[pos], n[pos], t[pos]
         )
-    return _cpmf._combine(log_alive, log_dead, log_new, n)
+    return combine_alive_dead(log_alive, log_dead, log_new, n)
 
 
 
@@ -304,7 +305,7 @@ def _bg_draws_at(quantity, params, x, tx, T, Zp, Zd, **kwargs):
         # against the quadrature), in its (rows, draws) layout
         shape = (n_draws, n)
         t = np.broadcast_to(np.asarray(kwargs["t"], dtype=float), shape)
-        per_alive = _alive_purchases_fast(
+        per_alive = _bgnbd.alive_purchases_fast(
             (r.reshape(shape) + x).T, (alpha.reshape(shape) + T).T,
             a.reshape(shape).T, (b.reshape(shape) + x).T, t.T,
         )
@@ -384,7 +385,6 @@ class BGNBDCovariates(_CovariateModel, BGNBD):
     ['r', 'alpha0', 'a0', 'b0', 'purchase:channel[web]']
     """
 
-    _model_type = "BGNBDCovariates"
     _param_names = ("r", "alpha0", "a0", "b0")
     _base_class = BGNBD
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError
-from clvmodels.models._base import _SHOW
+from clvmodels.models._checks import _SHOW
 
 
 def _at(v, index):

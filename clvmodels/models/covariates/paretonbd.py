@@ -18,9 +18,10 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from clvmodels.errors import InvalidParameterError
-from clvmodels.models import conditional_pmf as _cpmf
 from clvmodels.models import paretonbd as _pnbd
+from clvmodels.models._checks import customer_arrays
 from clvmodels.models._fit import compress
+from clvmodels.models._special import combine_alive_dead, log1mexp
 from clvmodels.models.covariates._estimator import _CovariateModel
 from clvmodels.models.covariates.design import (
     _at,
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 
-_log_tail_integral_rows = _pnbd._log_tail_integral
+_log_tail_integral_rows = _pnbd.log_tail_integral
 
 
 @dataclass
@@ -162,7 +163,7 @@ def paretonbd_log_likelihood_rows(params, frequency, recency, T, purchase_design
     >>> np.round(rows, 4)  # equal to Pareto/NBD's with a zero coefficient
     array([-0.521 , -9.5543])
     """
-    x, tx, T_, _ = _summary_arrays(frequency, recency, T, None, _pnbd._check_data)
+    x, tx, T_, _ = _summary_arrays(frequency, recency, T, None, customer_arrays)
     Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
     base, gp, gd = _split_params(params, Zp.shape[1], Zd.shape[1], "Pareto/NBD")
     r, alpha, s, beta = _pnbd_individual(base, gp, gd, Zp, Zd)
@@ -194,7 +195,7 @@ def paretonbd_loglik_and_gradient(params, frequency, recency, T, purchase_design
     -------
     (float, ndarray)
     """
-    x, tx, T_, w = _summary_arrays(frequency, recency, T, weights, _pnbd._check_data)
+    x, tx, T_, w = _summary_arrays(frequency, recency, T, weights, customer_arrays)
     Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
     base, gp, gd = _split_params(params, Zp.shape[1], Zd.shape[1], "Pareto/NBD")
     rows = _ParetoRows.build(x, tx, T_, _pattern_codes(np.column_stack([Zp, Zd])))
@@ -217,7 +218,7 @@ def _pnbd_alive_dead(r, alpha, s, beta, x, tx, T, pattern, want_dead):
         alpha[h], beta[h], _at(r, h) + x[h], np.broadcast_to(_at(s, h) + 1.0, h.shape), T[h]
     )[0][rows.h_index]
     log_Jtx = log_G - np.log(s)
-    log_dead = log_G + _cpmf._log1mexp(np.minimum(log_JT - log_Jtx, 0.0)) - log_total
+    log_dead = log_G + log1mexp(np.minimum(log_JT - log_Jtx, 0.0)) - log_total
     return log_alive, log_dead
 
 
@@ -255,7 +256,7 @@ def _pnbd_expected(r, alpha, s, beta, x, tx, T, t, pattern):
         rp, al, sp, be, xp, Tp = r[pos], alpha[pos], s[pos], beta[pos], x[pos], T[pos]
         log_alive, _ = _pnbd_alive_dead(rp, al, sp, be, xp, tx[pos], Tp, pattern[pos], False)
         log_rate = np.log(rp + xp) - np.log(al + Tp)
-        log_life = _pnbd._log_mean_lifetime_window(sp, be + Tp, t[pos])
+        log_life = _pnbd.log_mean_lifetime_window(sp, be + Tp, t[pos])
         out[pos] = np.exp(log_alive + log_rate + log_life)
     return out
 
@@ -272,10 +273,10 @@ def paretonbd_log_conditional_pmf(r, alpha, s, beta, n, frequency, recency, T, t
     pos = t > 0
     log_new[~pos & (n > 0)] = -np.inf
     if np.any(pos):
-        log_new[pos] = _cpmf._log_pmf_paretonbd_new(
+        log_new[pos] = _pnbd.log_pmf_new_customer_rows(
             r + x[pos], alpha[pos] + T[pos], s, beta[pos] + T[pos], n[pos], t[pos]
         )
-    return _cpmf._combine(log_alive, log_dead, log_new, n)
+    return combine_alive_dead(log_alive, log_dead, log_new, n)
 
 
 
@@ -286,8 +287,8 @@ def _paretonbd_dert(r, alpha, s, beta, frequency, recency, T, discount_rate):
     log_alive, _ = _pnbd_alive_dead(r, alpha, s, beta, x, tx, T, _pattern_of(alpha, beta),
                                     False)
     packed = compress([beta + T])
-    log_life = _pnbd._log_discounted_lifetime(s, packed.columns[0],
-                                              float(discount_rate))[packed.inverse]
+    log_life = _pnbd.log_discounted_lifetime(s, packed.columns[0],
+                                             float(discount_rate))[packed.inverse]
     return np.exp(log_alive + np.log(r + x) - np.log(alpha + T) + log_life)
 
 
@@ -361,7 +362,6 @@ class ParetoNBDCovariates(_CovariateModel, ParetoNBD):
         As for :class:`BGNBDCovariates`.
     """
 
-    _model_type = "ParetoNBDCovariates"
     _param_names = ("r", "alpha0", "s", "beta0")
     _base_class = ParetoNBD
 
@@ -392,14 +392,14 @@ class ParetoNBDCovariates(_CovariateModel, ParetoNBD):
         alpha, beta, t = _rows(alpha, beta, t)
         out = np.zeros(t.shape)
         pos = t > 0
-        out[pos] = r / alpha[pos] * np.exp(_pnbd._log_mean_lifetime_window(s, beta[pos], t[pos]))
+        out[pos] = r / alpha[pos] * np.exp(_pnbd.log_mean_lifetime_window(s, beta[pos], t[pos]))
         return out
 
     @staticmethod
     def _pmf_new(p, n, t):
         r, alpha, s, beta = p
         alpha, beta, n, t = _rows(alpha, beta, n, t)
-        return _cpmf._log_pmf_paretonbd_new(np.full(n.shape, r), alpha, s, beta, n, t)
+        return _pnbd.log_pmf_new_customer_rows(np.full(n.shape, r), alpha, s, beta, n, t)
 
     def expected_residual_transactions(self, summary=None, discount_rate=None, *,
                                        interval=None, method="asymptotic", n_draws=1000,
