@@ -1037,8 +1037,8 @@ def _fit_prepared(
         custom = bound_message(values) if bound_message is not None else None
         if custom is None:
             details = ", ".join(
-                f"{names[j]}={theta[j]:.3g} (bound "
-                f"{tset.transforms[j].inverse(np.float64(lower if x[j] < 0 else upper)):.3g})"
+                f"{names[j]}={theta[j]:.10g} (bound "
+                f"{tset.transforms[j].inverse(np.float64(lower if x[j] < 0 else upper)):.10g})"
                 for j in range(k)
                 if names[j] in at_bound
             )
