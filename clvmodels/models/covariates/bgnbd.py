@@ -17,18 +17,15 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from clvmodels.models import bgnbd as _bgnbd
-from clvmodels.models._checks import customer_arrays
 from clvmodels.models._fit import compress
 from clvmodels.models._special import combine_alive_dead, log_nb_tail
 from clvmodels.models.bgnbd import BGNBD, alive_purchases, log_beta, log_gamma_ratio
 from clvmodels.models.covariates._estimator import _CovariateModel
 from clvmodels.models.covariates.design import (
     _at,
-    _design,
     _pattern_codes,
+    _public_inputs,
     _rows,
-    _split_params,
-    _summary_arrays,
 )
 
 __all__ = [
@@ -120,10 +117,6 @@ def _bg_individual(base, gp, gd, Zp, Zd):
 
 
 
-def _bg_check(frequency, recency, T):
-    return customer_arrays(frequency, recency, T)
-
-
 def bgnbd_log_likelihood_rows(params, frequency, recency, T, purchase_design=None,
                               dropout_design=None) -> np.ndarray:
     """Log-likelihood of each customer under the BG/NBD with time-invariant covariates.
@@ -159,9 +152,8 @@ def bgnbd_log_likelihood_rows(params, frequency, recency, T, purchase_design=Non
     >>> np.round(rows, 6)  # equal to BG/NBD's with a zero coefficient
     array([-0.554713, -9.458606])
     """
-    x, tx, T_, _ = _summary_arrays(frequency, recency, T, None, _bg_check)
-    Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
-    base, gp, gd = _split_params(params, Zp.shape[1], Zd.shape[1], "BG/NBD")
+    (x, tx, T_, _), (Zp, Zd), (base, gp, gd) = _public_inputs(
+        params, frequency, recency, T, purchase_design, dropout_design, None, "BG/NBD")
     r, alpha, a, b = _bg_individual(base, gp, gd, Zp, Zd)
     return _bgnbd_rows(r, alpha, a, b, _BGRows.build(x, tx, T_, _pattern_codes(Zd)), False)[0]
 
@@ -196,9 +188,8 @@ def bgnbd_loglik_and_gradient(params, frequency, recency, T, purchase_design=Non
     -------
     (float, ndarray)
     """
-    x, tx, T_, w = _summary_arrays(frequency, recency, T, weights, _bg_check)
-    Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
-    base, gp, gd = _split_params(params, Zp.shape[1], Zd.shape[1], "BG/NBD")
+    (x, tx, T_, w), (Zp, Zd), (base, gp, gd) = _public_inputs(
+        params, frequency, recency, T, purchase_design, dropout_design, weights, "BG/NBD")
     return _bg_total(base, gp, gd, Zp, Zd, _BGRows.build(x, tx, T_, _pattern_codes(Zd)), w)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.errors import InvalidParameterError, InvalidSummaryError
-from clvmodels.models._checks import _SHOW
+from clvmodels.models._checks import _SHOW, customer_arrays
 
 
 def _at(v, index):
@@ -74,6 +74,17 @@ def _summary_arrays(frequency, recency, T, weights, check):
     return x, tx, T_, w
 
 
+
+
+def _public_inputs(params, frequency, recency, T, purchase_design, dropout_design, weights,
+                   model: str):
+    """What the public likelihood functions check and split: arrays, designs, parameters.
+
+    Returns ``(x, t_x, T, w), (Zp, Zd), (base, gamma_p, gamma_d)``.
+    """
+    x, tx, T_, w = _summary_arrays(frequency, recency, T, weights, customer_arrays)
+    Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
+    return (x, tx, T_, w), (Zp, Zd), _split_params(params, Zp.shape[1], Zd.shape[1], model)
 
 
 def _pattern_codes(Z: np.ndarray) -> np.ndarray:

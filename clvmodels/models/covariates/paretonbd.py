@@ -19,18 +19,15 @@ from scipy.special import digamma, gammaln
 
 from clvmodels.errors import InvalidParameterError
 from clvmodels.models import paretonbd as _pnbd
-from clvmodels.models._checks import customer_arrays
 from clvmodels.models._fit import compress
 from clvmodels.models._special import combine_alive_dead, log1mexp
 from clvmodels.models.covariates._estimator import _CovariateModel
 from clvmodels.models.covariates.design import (
     _at,
-    _design,
     _pattern_codes,
     _pattern_of,
+    _public_inputs,
     _rows,
-    _split_params,
-    _summary_arrays,
 )
 from clvmodels.models.paretonbd import ParetoNBD
 
@@ -163,9 +160,8 @@ def paretonbd_log_likelihood_rows(params, frequency, recency, T, purchase_design
     >>> np.round(rows, 4)  # equal to Pareto/NBD's with a zero coefficient
     array([-0.521 , -9.5543])
     """
-    x, tx, T_, _ = _summary_arrays(frequency, recency, T, None, customer_arrays)
-    Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
-    base, gp, gd = _split_params(params, Zp.shape[1], Zd.shape[1], "Pareto/NBD")
+    (x, tx, T_, _), (Zp, Zd), (base, gp, gd) = _public_inputs(
+        params, frequency, recency, T, purchase_design, dropout_design, None, "Pareto/NBD")
     r, alpha, s, beta = _pnbd_individual(base, gp, gd, Zp, Zd)
     rows = _ParetoRows.build(x, tx, T_, _pattern_codes(np.column_stack([Zp, Zd])))
     return _paretonbd_rows(r, s, alpha, beta, rows, False)[0]
@@ -195,9 +191,8 @@ def paretonbd_loglik_and_gradient(params, frequency, recency, T, purchase_design
     -------
     (float, ndarray)
     """
-    x, tx, T_, w = _summary_arrays(frequency, recency, T, weights, customer_arrays)
-    Zp, Zd = _design(purchase_design, x.size), _design(dropout_design, x.size)
-    base, gp, gd = _split_params(params, Zp.shape[1], Zd.shape[1], "Pareto/NBD")
+    (x, tx, T_, w), (Zp, Zd), (base, gp, gd) = _public_inputs(
+        params, frequency, recency, T, purchase_design, dropout_design, weights, "Pareto/NBD")
     rows = _ParetoRows.build(x, tx, T_, _pattern_codes(np.column_stack([Zp, Zd])))
     return _pnbd_total(base, gp, gd, Zp, Zd, rows, w)
 
