@@ -22,11 +22,12 @@ The checks: the registry's capabilities match what the class does; predictions k
 the summary's index and are finite; intervals bracket the estimate; the conditional
 PMF sums to 1; the forecast's simulation matches the closed-form expectation (or is
 refused by models the registry does not let it simulate); fit returns self;
-sklearn.base.clone and get/set_params work and ``__init__`` stores nothing else; unfitted use raises NotFittedError naming the
-method; fitting twice (same or fresh instance) gives identical results; compressed rows
-with counts as weights give the estimates of the expanded rows; save/load round trip is
-identical to 1e-12; bad input is refused with a message naming the column; from_params
-gives a usable model; simulated parameters are recovered within 3 standard errors.
+sklearn.base.clone and get/set_params work and ``__init__`` stores nothing else;
+unfitted use raises NotFittedError naming the method; fitting twice (same or fresh
+instance) gives identical results; compressed rows with counts as weights give the
+estimates of the expanded rows; save/load round trip is identical to 1e-12; bad input
+is refused with a message naming the column; from_params gives a usable model;
+simulated parameters are recovered within 3 standard errors.
 """
 
 from __future__ import annotations

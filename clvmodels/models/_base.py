@@ -3,14 +3,15 @@
 How a model plugs in
 --------------------
 A model is a module with pure functions (log-likelihood, analytic gradient,
-predictions) and a thin class that subclasses :class:`BaseModel` and fills in
-a few class attributes and two hooks. :mod:`clvmodels.models.bgnbd` is the
-worked example to copy. The complete list:
-
-``_model_type`` (str)
-    Unique name written into saved files, e.g. ``"BGNBD"``. Setting it
-    registers the class, so :func:`clvmodels.models.io.load_model` can find
-    it (any module under ``clvmodels/models/`` is found automatically).
+predictions, conditional PMF, draw kernels, simulation) and a thin class that
+subclasses :class:`BaseModel` and fills in a few class attributes and hooks; one
+:class:`~clvmodels.models.registry.ModelSpec` line in
+:mod:`clvmodels.models.registry` gives it its key, display name and capabilities
+(``CONTRIBUTING.md`` at the repository's root is the step-by-step guide).
+:mod:`clvmodels.models.bgnbd` is the worked example to copy; a continuous-time
+purchase model gets its predictions, interval kernel, forecast step and
+new-customer quantities from :class:`PurchaseModelMixin` by naming its module's
+functions. The complete list:
 ``_param_names`` (tuple of str)
     Parameter names in the order of the ``params`` arrays the pure functions
     take, e.g. ``("r", "alpha", "a", "b")``. Each is optimised on the scale
@@ -139,16 +140,91 @@ class ConditionalCountsMixin:
 
 
 class PurchaseModelMixin(ConditionalCountsMixin):
-    """``expected_purchases`` and ``probability_alive`` of a continuous-time purchase model.
+    """Everything a continuous-time purchase model on (frequency, recency, T) answers.
 
     BG/NBD, MBG/NBD and Pareto/NBD differ only in their module's pure functions, which a
-    class names as ``_expected_purchases_function(params, frequency, recency, T, t)`` and
-    ``_probability_alive_function(params, frequency, recency, T)``; the validation, the
-    Series and the optional interval are the same for all three, so they live here once.
+    class names; the validation, the Series, the optional interval, the interval and
+    forecast hooks and the new-customer quantities are the same for all, so they live here
+    once. The functions a class names (each a ``staticmethod`` of its module's function):
+
+    ``_expected_purchases_function(params, frequency, recency, T, t)``
+        E[purchases in (T, T + t] | history].
+    ``_probability_alive_function(params, frequency, recency, T)``
+        P(alive at T | history).
+    ``_log_conditional_pmf_function(params, n, frequency, recency, T, t)``
+        log P(n purchases in (T, T + t] | history) (see :class:`ConditionalCountsMixin`).
+    ``_predict_draws_function(quantity, params, frequency, recency, T, t=None)``
+        The first two at many parameter vectors: (n_draws, n_rows) (intervals, forecast).
+    ``_simulate_function(theta, x, T, horizon, rng)``
+        Purchase times of customers alive at ``T`` (the forecast's per-customer step):
+        ``(owner, times, keep)``.
+    ``_expected_purchases_new_customer_function(params, t)`` and
+    ``_probability_of_purchases_function(params, n, t)``
+        A new customer's expected purchases and count distribution in ``(0, t]``.
     """
+
+    _data_columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+    _integer_columns: ClassVar[tuple[str, ...]] = ("frequency",)
+    _bounded_by: ClassVar[dict[str, str]] = {"recency": "T"}
+    _zero_implies_zero: ClassVar[dict[str, str]] = {"frequency": "recency"}
 
     _expected_purchases_function: ClassVar[Any] = None
     _probability_alive_function: ClassVar[Any] = None
+    _predict_draws_function: ClassVar[Any] = None
+    _simulate_function: ClassVar[Any] = None
+    _expected_purchases_new_customer_function: ClassVar[Any] = None
+    _probability_of_purchases_function: ClassVar[Any] = None
+
+    def _predict_with_params(self, quantity, params, data, **kwargs):
+        """Predictions at many parameter vectors (the interval hook of ``BaseModel``).
+
+        ``expected_purchases`` and ``probability_alive`` by the module's vectorised
+        ``_predict_draws_function``; anything else by the generic route.
+        """
+        kernel = type(self)._predict_draws_function
+        if kernel is None or quantity not in ("expected_purchases", "probability_alive"):
+            return super()._predict_with_params(quantity, params, data, **kwargs)
+        return kernel(quantity, params, data["frequency"], data["recency"], data["T"],
+                      **kwargs)
+
+    def _simulate_alive_purchases(self, theta, x, T, horizon, rng):
+        """The forecast's per-customer step (see :mod:`clvmodels.models.forecast`)."""
+        simulate = type(self)._simulate_function
+        if simulate is None:
+            raise InvalidParameterError(
+                f"{type(self).__name__} cannot simulate its customers' purchases."
+            )
+        return simulate(theta, x, T, horizon, rng)
+
+    def expected_purchases_new_customer(self, t) -> np.ndarray:
+        """Expected repeat purchases in ``(0, t]`` of a customer who just made a first purchase.
+
+        Parameters
+        ----------
+        t : float or array_like
+            Horizon(s) in the model's time unit.
+
+        Returns
+        -------
+        ndarray (0-d for scalar ``t``)
+        """
+        check_is_fitted(self, "expected_purchases_new_customer")
+        return type(self)._expected_purchases_new_customer_function(self._params_array(), t)
+
+    def probability_of_purchases(self, n, t) -> np.ndarray:
+        """``P(X(t) = n)``: a new customer's probability of ``n`` repeat purchases in ``(0, t]``.
+
+        Parameters
+        ----------
+        n : int or array_like of int
+        t : float or array_like
+
+        Returns
+        -------
+        ndarray
+        """
+        check_is_fitted(self, "probability_of_purchases")
+        return type(self)._probability_of_purchases_function(self._params_array(), n, t)
 
     def expected_purchases(self, summary=None, t=1.0, *, interval=None, method="asymptotic",
                            n_draws=1000, n_boot=200, random_state=None, progress=False,

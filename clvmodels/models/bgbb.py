@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, expm1, gammaln, polygamma
 
-from clvmodels.errors import InvalidParameterError
+from clvmodels.errors import InvalidCustomerDataError, InvalidParameterError
 from clvmodels.models._base import BaseModel, check_is_fitted
 from clvmodels.models._params import unpack_params
 from clvmodels.models._special import log_beta, log_gamma_ratio
@@ -76,7 +76,7 @@ def _whole(values, name: str, minimum: int = 0) -> np.ndarray:
     bad = ~np.isfinite(arr) | (arr < minimum) | (arr != np.round(arr))
     if np.any(bad):
         first = arr.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]]
-        raise InvalidParameterError(
+        raise InvalidCustomerDataError(
             f"{name} must hold whole numbers >= {minimum} (opportunities are counted); "
             f"got {first!r}."
         )
@@ -89,7 +89,7 @@ def _data(frequency, recency, n_periods):
     n = _whole(n_periods, "n_periods")
     x, tx, n = np.broadcast_arrays(x, tx, n)
     if np.any(x > tx) or np.any(tx > n) or np.any((x == 0) & (tx > 0)):
-        raise InvalidParameterError(
+        raise InvalidCustomerDataError(
             "BG/BB data need frequency <= recency <= n_periods, and recency 0 when frequency "
             "is 0 (recency is the opportunity of the last repeat transaction)."
         )

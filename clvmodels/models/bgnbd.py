@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import betainc, digamma, gammaln, hyp2f1
 
 from clvmodels.errors import InvalidParameterError
-from clvmodels.models._base import BaseModel, PurchaseModelMixin, check_is_fitted
+from clvmodels.models._base import BaseModel, PurchaseModelMixin
 from clvmodels.models._checks import customer_arrays, horizon_array, weights_array
 from clvmodels.models._fit import compress
 from clvmodels.models._params import unpack_params
@@ -759,6 +759,63 @@ def log_conditional_pmf(params, n, frequency, recency, T, t) -> np.ndarray:
     return out.reshape(shape)
 
 
+def predict_draws(quantity: str, params, frequency, recency, T, t=None) -> np.ndarray:
+    """BG/NBD ``probability_alive`` or ``expected_purchases`` for many parameter vectors.
+
+    The draw kernel of the interval machinery and the forecast: :func:`bg_family_draws`
+    with dropout after purchases only. ``params`` has shape (n_draws, 4); the result
+    (n_draws, n_rows).
+    """
+    return bg_family_draws(quantity, params, frequency, recency, T, t)
+
+
+def simulate_alive_purchases(theta, x, T, horizon: float, rng, *, dropout_at_zero=False):
+    """Purchase times in ``(0, horizon]`` of BG/NBD customers alive at ``T`` (the forecast hook).
+
+    Given alive and the history, the customer's latent parameters follow ``lambda ~
+    Gamma(r + x, alpha + T)`` and ``p ~ Beta(a, b + x)`` (MBG/NBD, ``dropout_at_zero``:
+    ``Beta(a, b + x + 1)``, one more dropout opportunity survived), independent (the
+    likelihood of an alive customer is ``lambda^x e^{-lambda T} (1 - p)^x``; FHL 2005).
+    The customer then buys as a Poisson process of rate ``lambda`` and drops out after
+    each purchase with probability ``p``, so of the ``N ~ Poisson(lambda L)`` purchase
+    opportunities at uniform times the first ``J ~ Geometric(p)`` in time order are
+    kept. ``p`` and ``J`` are drawn only for customers with opportunities.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (n, 4)
+        ``(r, alpha, a, b)`` of each simulated customer.
+    x, T : ndarray of shape (n,)
+        Their frequency and T.
+    horizon : float
+    rng : numpy Generator
+
+    Returns
+    -------
+    owner : ndarray of int
+        The customer (row of ``theta``) of each opportunity, sorted.
+    times : ndarray
+        Its time, sorted within each customer.
+    keep : ndarray of bool
+        Whether it is a purchase (before the customer's dropout).
+    """
+    lam = rng.gamma(theta[:, 0] + x) / (theta[:, 1] + T)
+    n_events = rng.poisson(lam * horizon)
+    buyers = np.flatnonzero(n_events)
+    owner = np.repeat(buyers, n_events[buyers])  # sorted by customer
+    times = rng.random(owner.size) * horizon
+    shift = 1.0 if dropout_at_zero else 0.0
+    p = rng.beta(theta[buyers, 2], theta[buyers, 3] + x[buyers] + shift)
+    # purchases up to and including the one after which the customer drops out
+    limit = np.zeros(x.size, dtype=np.int64)
+    limit[buyers] = rng.geometric(np.maximum(p, 1e-300))
+    order = np.lexsort((times, owner))
+    owner, times = owner[order], times[order]
+    first = np.cumsum(n_events) - n_events
+    rank = np.arange(owner.size) - first[owner]
+    return owner, times, rank < limit[owner]
+
+
 class BGNBD(PurchaseModelMixin, BaseModel):
     """BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005).
 
@@ -789,20 +846,16 @@ class BGNBD(PurchaseModelMixin, BaseModel):
     """
 
     _param_names = PARAM_NAMES
-    _data_columns = ("frequency", "recency", "T")
-    _integer_columns = ("frequency",)
-    _bounded_by = {"recency": "T"}
-    _zero_implies_zero = {"frequency": "recency"}
     _interval_columns = ("frequency", "T", "recency")
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
     _expected_purchases_function = staticmethod(expected_purchases)
     _probability_alive_function = staticmethod(probability_alive)
     _log_conditional_pmf_function = staticmethod(log_conditional_pmf)
-
-    def _simulate_alive_purchases(self, theta, x, T, horizon, rng):
-        """The forecast's per-customer step: :func:`simulate_alive_purchases`."""
-        return simulate_alive_purchases(theta, x, T, horizon, rng)
+    _predict_draws_function = staticmethod(predict_draws)
+    _simulate_function = staticmethod(simulate_alive_purchases)
+    _expected_purchases_new_customer_function = staticmethod(expected_purchases_new_customer)
+    _probability_of_purchases_function = staticmethod(probability_of_purchases)
 
     @staticmethod
     def _prepare_data(frequency, recency, T):
@@ -821,51 +874,7 @@ class BGNBD(PurchaseModelMixin, BaseModel):
             np.array([3.0, 3.0 * scale, 3.0, 6.0]),
         ]
 
-    def _predict_with_params(self, quantity, params, data, **kwargs):
-        """Predictions at many parameter vectors (the interval hook of ``BaseModel``).
 
-        Vectorised over draws and rows by :func:`bg_family_draws`.
-        """
-        if quantity not in ("expected_purchases", "probability_alive"):
-            return super()._predict_with_params(quantity, params, data, **kwargs)
-        return predict_draws(quantity, params, data["frequency"], data["recency"], data["T"],
-                             **kwargs)
-
-    def expected_purchases_new_customer(self, t) -> np.ndarray:
-        """Expected repeat purchases in ``(0, t]`` of a new customer (FHL 2005, eq. 9).
-
-        Parameters
-        ----------
-        t : float or array_like
-            Horizon(s) in the model's time unit.
-
-        Returns
-        -------
-        ndarray (0-d for scalar ``t``)
-        """
-        check_is_fitted(self, "expected_purchases_new_customer")
-        return expected_purchases_new_customer(self._params_array(), t)
-
-    def probability_of_purchases(self, n, t) -> np.ndarray:
-        """``P(X(t) = n)`` for a new customer (FHL 2005, eq. 8).
-
-        Parameters
-        ----------
-        n : int or array_like of int
-        t : float or array_like
-
-        Returns
-        -------
-        ndarray
-        """
-        check_is_fitted(self, "probability_of_purchases")
-        return probability_of_purchases(self._params_array(), n, t)
-
-
-#: |1 - q^r 2F1| below this fraction of q^r 2F1 counts as cancellation (the relative error of
-#: the closed form is about 1e-15 / ratio, so at most ~1e-9 here): such cells use the small-s
-#: series or the quadrature. It happens for short horizons and for ``a`` near 1, where the
-#: closed form's ``(a - 1)`` division meets a vanishing bracket.
 _CANCELLATION = 1e-6
 
 
@@ -1035,60 +1044,3 @@ def bg_family_draws(quantity: str, params, frequency, recency, T, t=None, *,
         g = alive_purchases_fast(gx + r, gT + alpha, a, gx + shift + b, gt)
         alive *= np.take(g, packed.inverse, axis=0)
     return alive.T
-
-
-def predict_draws(quantity: str, params, frequency, recency, T, t=None) -> np.ndarray:
-    """BG/NBD ``probability_alive`` or ``expected_purchases`` for many parameter vectors.
-
-    The draw kernel of the interval machinery and the forecast: :func:`bg_family_draws`
-    with dropout after purchases only. ``params`` has shape (n_draws, 4); the result
-    (n_draws, n_rows).
-    """
-    return bg_family_draws(quantity, params, frequency, recency, T, t)
-
-
-def simulate_alive_purchases(theta, x, T, horizon: float, rng, *, dropout_at_zero=False):
-    """Purchase times in ``(0, horizon]`` of BG/NBD customers alive at ``T`` (the forecast hook).
-
-    Given alive and the history, the customer's latent parameters follow ``lambda ~
-    Gamma(r + x, alpha + T)`` and ``p ~ Beta(a, b + x)`` (MBG/NBD, ``dropout_at_zero``:
-    ``Beta(a, b + x + 1)``, one more dropout opportunity survived), independent (the
-    likelihood of an alive customer is ``lambda^x e^{-lambda T} (1 - p)^x``; FHL 2005).
-    The customer then buys as a Poisson process of rate ``lambda`` and drops out after
-    each purchase with probability ``p``, so of the ``N ~ Poisson(lambda L)`` purchase
-    opportunities at uniform times the first ``J ~ Geometric(p)`` in time order are
-    kept. ``p`` and ``J`` are drawn only for customers with opportunities.
-
-    Parameters
-    ----------
-    theta : ndarray of shape (n, 4)
-        ``(r, alpha, a, b)`` of each simulated customer.
-    x, T : ndarray of shape (n,)
-        Their frequency and T.
-    horizon : float
-    rng : numpy Generator
-
-    Returns
-    -------
-    owner : ndarray of int
-        The customer (row of ``theta``) of each opportunity, sorted.
-    times : ndarray
-        Its time, sorted within each customer.
-    keep : ndarray of bool
-        Whether it is a purchase (before the customer's dropout).
-    """
-    lam = rng.gamma(theta[:, 0] + x) / (theta[:, 1] + T)
-    n_events = rng.poisson(lam * horizon)
-    buyers = np.flatnonzero(n_events)
-    owner = np.repeat(buyers, n_events[buyers])  # sorted by customer
-    times = rng.random(owner.size) * horizon
-    shift = 1.0 if dropout_at_zero else 0.0
-    p = rng.beta(theta[buyers, 2], theta[buyers, 3] + x[buyers] + shift)
-    # purchases up to and including the one after which the customer drops out
-    limit = np.zeros(x.size, dtype=np.int64)
-    limit[buyers] = rng.geometric(np.maximum(p, 1e-300))
-    order = np.lexsort((times, owner))
-    owner, times = owner[order], times[order]
-    first = np.cumsum(n_events) - n_events
-    rank = np.arange(owner.size) - first[owner]
-    return owner, times, rank < limit[owner]

@@ -40,11 +40,13 @@ from scipy.special import betaln, digamma, gammaln, stdtr
 
 from clvmodels.errors import (
     ExcludedCustomersWarning,
+    InvalidCustomerDataError,
     InvalidParameterError,
     InvalidSummaryError,
     StatisticalWarning,
 )
 from clvmodels.models._base import BaseModel, check_is_fitted, validate_data
+from clvmodels.models._checks import finite_array, weights_array
 from clvmodels.models._params import unpack_params
 from clvmodels.models.uncertainty import draw_rows
 
@@ -71,27 +73,16 @@ def _unpack_params(params) -> tuple[float, float, float]:
     return unpack_params(params, PARAM_NAMES, "Gamma-Gamma")
 
 
-def _as_float_array(values, name: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(arr)):
-        bad = np.flatnonzero(~np.isfinite(arr.ravel()))
-        raise InvalidSummaryError(
-            f"{name} has {bad.size} non-finite value(s) (first at position {bad[0]}: "
-            f"{arr.ravel()[bad[0]]}); remove or fill them."
-        )
-    return arr
-
-
 def _check_spend_data(frequency, monetary_value):
     """Arrays ``x > 0`` and ``mbar > 0`` (the only customers the likelihood is defined for)."""
-    x = _as_float_array(frequency, "frequency")
-    m = _as_float_array(monetary_value, "monetary_value")
+    x = finite_array(frequency, "frequency")
+    m = finite_array(monetary_value, "monetary_value")
     x, m = np.broadcast_arrays(x, m)
     bad = (x <= 0) | (m <= 0)
     if np.any(bad):
         pos = np.flatnonzero(bad.ravel())
         first = pos[0]
-        raise InvalidSummaryError(
+        raise InvalidCustomerDataError(
             f"The Gamma-Gamma likelihood needs frequency > 0 and monetary_value > 0; "
             f"{pos.size} row(s) are not (first at position {first}: frequency="
             f"{x.ravel()[first]:g}, monetary_value={m.ravel()[first]:g}). Keep only "
@@ -203,21 +194,6 @@ def individual_log_likelihood(params, frequency, monetary_value) -> np.ndarray:
     return -_log_beta(px, q) - q * np.log1p(xm / gamma) - px * np.log1p(gamma / xm) - np.log(m)
 
 
-def _weights(weights, shape) -> np.ndarray | None:
-    if weights is None:
-        return None
-    w = np.asarray(weights, dtype=float)
-    if w.shape != shape and w.size != int(np.prod(shape)):
-        raise InvalidSummaryError(
-            f"weights has {w.size} values but the data have {int(np.prod(shape))} rows; "
-            f"give one weight (customer count) per row."
-        )
-    w = w.reshape(shape)
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise InvalidSummaryError("weights must be finite and >= 0 (counts of customers per row).")
-    return w
-
-
 class _Prepared:
     """The data of a fit in the form the log-likelihood uses, built once (``_prepare_data``).
 
@@ -319,7 +295,7 @@ def log_likelihood(params, frequency, monetary_value, weights=None) -> float:
     theta = _unpack_params(params)
     x, m = _check_spend_data(frequency, monetary_value)
     x, m = x.ravel(), m.ravel()
-    return _loglik_and_gradient(theta, x, m, _weights(weights, x.shape))[0]
+    return _loglik_and_gradient(theta, x, m, weights_array(weights, x.shape))[0]
 
 
 def gradient(params, frequency, monetary_value, weights=None) -> np.ndarray:
@@ -348,7 +324,7 @@ def gradient(params, frequency, monetary_value, weights=None) -> np.ndarray:
     theta = _unpack_params(params)
     x, m = _check_spend_data(frequency, monetary_value)
     x, m = x.ravel(), m.ravel()
-    return _loglik_and_gradient(theta, x, m, _weights(weights, x.shape))[1]
+    return _loglik_and_gradient(theta, x, m, weights_array(weights, x.shape))[1]
 
 
 # ---------------------------------------------------------------------------
@@ -421,15 +397,15 @@ def expected_spend(params, frequency, monetary_value) -> np.ndarray:
     array([35.219 , 24.6385, 35.0279])
     """
     p, q, gamma = _unpack_params(params)
-    x = _as_float_array(frequency, "frequency")
-    m = _as_float_array(monetary_value, "monetary_value")
+    x = finite_array(frequency, "frequency")
+    m = finite_array(monetary_value, "monetary_value")
     x, m = np.broadcast_arrays(x, m)
     if np.any(x < 0):
-        raise InvalidSummaryError("frequency must be >= 0 (number of repeat transactions).")
+        raise InvalidCustomerDataError("frequency must be >= 0 (number of repeat transactions).")
     bad_m = (x > 0) & (m <= 0)
     if np.any(bad_m):
         first = np.flatnonzero(bad_m.ravel())[0]
-        raise InvalidSummaryError(
+        raise InvalidCustomerDataError(
             f"monetary_value must be > 0 for customers with repeat transactions; "
             f"{int(bad_m.sum())} row(s) are not (first at position {first}: frequency="
             f"{x.ravel()[first]:g}, monetary_value={m.ravel()[first]:g})."
@@ -528,9 +504,9 @@ def independence_check(frequency, monetary_value, method: str = "pearson",
         raise InvalidParameterError(
             f"method must be 'pearson' or 'spearman'; got {method!r}."
         )
-    x = _as_float_array(frequency, "frequency").ravel()
-    m = _as_float_array(monetary_value, "monetary_value").ravel()
-    w = _weights(weights, x.shape)
+    x = finite_array(frequency, "frequency").ravel()
+    m = finite_array(monetary_value, "monetary_value").ravel()
+    w = weights_array(weights, x.shape)
     if w is not None:
         keep = w > 0
         x, m, w = x[keep], m[keep], w[keep]

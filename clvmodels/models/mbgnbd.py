@@ -47,7 +47,7 @@ import numpy as np
 from scipy.special import digamma, expit
 
 from clvmodels.models import bgnbd
-from clvmodels.models._base import BaseModel, PurchaseModelMixin, check_is_fitted
+from clvmodels.models._base import BaseModel, PurchaseModelMixin
 from clvmodels.models._checks import customer_arrays, horizon_array, weights_array
 from clvmodels.models._fit import compress
 from clvmodels.models._params import unpack_params
@@ -389,6 +389,25 @@ def log_conditional_pmf(params, n, frequency, recency, T, t) -> np.ndarray:
     return out.reshape(shape)
 
 
+def predict_draws(quantity: str, params, frequency, recency, T, t=None) -> np.ndarray:
+    """MBG/NBD ``probability_alive`` or ``expected_purchases`` for many parameter vectors.
+
+    :func:`clvmodels.models.bgnbd.bg_family_draws` with dropout possible at time 0 too.
+    ``params`` has shape (n_draws, 4); the result (n_draws, n_rows).
+    """
+    return bgnbd.bg_family_draws(quantity, params, frequency, recency, T, t,
+                                 dropout_at_zero=True)
+
+
+def simulate_alive_purchases(theta, x, T, horizon: float, rng):
+    """Purchase times of MBG/NBD customers alive at ``T`` (the forecast hook).
+
+    :func:`clvmodels.models.bgnbd.simulate_alive_purchases` with ``p ~ Beta(a, b + x +
+    1)``: an alive MBG/NBD customer survived ``x + 1`` dropout opportunities.
+    """
+    return bgnbd.simulate_alive_purchases(theta, x, T, horizon, rng, dropout_at_zero=True)
+
+
 class MBGNBD(PurchaseModelMixin, BaseModel):
     """MBG/NBD model: the BG/NBD with dropout possible at time 0 (Batislam et al. 2007).
 
@@ -420,50 +439,16 @@ class MBGNBD(PurchaseModelMixin, BaseModel):
     """
 
     _param_names = PARAM_NAMES
-    _data_columns = ("frequency", "recency", "T")
-    _integer_columns = ("frequency",)
-    _bounded_by = {"recency": "T"}
-    _zero_implies_zero = {"frequency": "recency"}
     _interval_columns = ("frequency", "T", "recency")
 
     _loglik_and_gradient = staticmethod(_loglik_and_gradient)
     _expected_purchases_function = staticmethod(expected_purchases)
     _probability_alive_function = staticmethod(probability_alive)
     _log_conditional_pmf_function = staticmethod(log_conditional_pmf)
+    _predict_draws_function = staticmethod(predict_draws)
+    _simulate_function = staticmethod(simulate_alive_purchases)
+    _expected_purchases_new_customer_function = staticmethod(expected_purchases_new_customer)
+    _probability_of_purchases_function = staticmethod(probability_of_purchases)
 
-    def _simulate_alive_purchases(self, theta, x, T, horizon, rng):
-        """The forecast's per-customer step: the BG/NBD's with dropout possible at time 0."""
-        return bgnbd.simulate_alive_purchases(theta, x, T, horizon, rng, dropout_at_zero=True)
     # the same data and the same scale of parameters as the BG/NBD: the same start values
     _start_values = bgnbd.BGNBD._start_values
-
-    def _predict_with_params(self, quantity, params, data, **kwargs):
-        """Predictions at many parameter vectors (the interval hook of ``BaseModel``).
-
-        Vectorised over draws and rows by :func:`clvmodels.models.bgnbd.bg_family_draws`
-        (``dropout_at_zero=True``).
-        """
-        if quantity not in ("expected_purchases", "probability_alive"):
-            return super()._predict_with_params(quantity, params, data, **kwargs)
-        return predict_draws(quantity, params, data["frequency"], data["recency"], data["T"],
-                             **kwargs)
-
-    def expected_purchases_new_customer(self, t) -> np.ndarray:
-        """Expected repeat purchases in ``(0, t]`` of a new customer."""
-        check_is_fitted(self, "expected_purchases_new_customer")
-        return expected_purchases_new_customer(self._params_array(), t)
-
-    def probability_of_purchases(self, n, t) -> np.ndarray:
-        """``P(X(t) = n)`` for a new customer."""
-        check_is_fitted(self, "probability_of_purchases")
-        return probability_of_purchases(self._params_array(), n, t)
-
-
-def predict_draws(quantity: str, params, frequency, recency, T, t=None) -> np.ndarray:
-    """MBG/NBD ``probability_alive`` or ``expected_purchases`` for many parameter vectors.
-
-    :func:`clvmodels.models.bgnbd.bg_family_draws` with dropout possible at time 0 too.
-    ``params`` has shape (n_draws, 4); the result (n_draws, n_rows).
-    """
-    return bgnbd.bg_family_draws(quantity, params, frequency, recency, T, t,
-                                 dropout_at_zero=True)

@@ -68,7 +68,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.special import digamma, exprel, gammaln
 
 from clvmodels.errors import InvalidParameterError
-from clvmodels.models._base import BaseModel, PurchaseModelMixin, check_is_fitted
+from clvmodels.models._base import BaseModel, PurchaseModelMixin
 from clvmodels.models._checks import customer_arrays, finite_array, weights_array
 from clvmodels.models._params import unpack_params
 from clvmodels.models._special import (
@@ -1105,164 +1105,6 @@ def log_conditional_pmf(params, n, frequency, recency, T, t) -> np.ndarray:
     return out.reshape(shape)
 
 
-class ParetoNBD(PurchaseModelMixin, BaseModel):
-    """Pareto/NBD model of repeat purchasing (Schmittlein, Morrison & Colombo 1987).
-
-    Purchases follow a Poisson process with rate ``lambda ~ Gamma(r, alpha)``
-    while a customer is alive; lifetimes are exponential with rate
-    ``mu ~ Gamma(s, beta)``. Fitted by maximum likelihood on the unique
-    ``(frequency, recency, T)`` rows, with the analytic gradient of
-    :func:`log_likelihood` (see the module docstring for how its
-    hypergeometric terms are evaluated stably).
-
-    Parameters
-    ----------
-    penalizer : float, default 0
-        L2 penalty on the log-parameters (see :class:`~clvmodels.models._base.BaseModel`).
-    n_starts : int, default 3
-        Start values tried; the best optimum is kept.
-
-    Attributes
-    ----------
-    params_ : Series
-        ``r``, ``alpha`` (purchase rate ~ Gamma(r, alpha)), ``s``, ``beta``
-        (dropout rate ~ Gamma(s, beta)).
-    log_likelihood_, n_customers_, converged_, covariance_, fit_info_, time_unit_
-        See :class:`~clvmodels.models._base.BaseModel`.
-
-    Examples
-    --------
-    >>> from clvmodels.data._simulate_paretonbd import simulate_paretonbd_summary
-    >>> summary = simulate_paretonbd_summary(
-    ...     2000, r=0.55, alpha=10.6, s=0.6, beta=11.7, T=39, random_state=1
-    ... )
-    >>> model = ParetoNBD().fit(summary)
-    >>> model.summary().columns.tolist()
-    ['estimate', 'std_error', 'ci_lower', 'ci_upper']
-    """
-
-    _param_names = PARAM_NAMES
-    _data_columns = ("frequency", "recency", "T")
-    _integer_columns = ("frequency",)
-    _bounded_by = {"recency": "T"}
-    _zero_implies_zero = {"frequency": "recency"}
-    # intervals: rows sorted by (x, t_x) keep each (x, t_x) integral in one chunk (there are
-    # more distinct (x, t_x) than (x, T) pairs)
-    _interval_columns = ("frequency", "recency", "T")
-
-    _loglik_and_gradient = staticmethod(_loglik_and_gradient)
-    _expected_purchases_function = staticmethod(expected_purchases)
-    _probability_alive_function = staticmethod(probability_alive)
-    _log_conditional_pmf_function = staticmethod(log_conditional_pmf)
-
-    def _simulate_alive_purchases(self, theta, x, T, horizon, rng):
-        """The forecast's per-customer step: :func:`simulate_alive_purchases`."""
-        return simulate_alive_purchases(theta, x, T, horizon, rng)
-
-    @staticmethod
-    def _prepare_data(frequency, recency, T):
-        return (_prepare(frequency, recency, T),)
-
-    def _start_values(self, frequency, recency, T, weights):
-        w = np.ones_like(frequency) if weights is None else weights
-        total = float(np.sum(w))
-        mean_x = float(w @ frequency) / total
-        mean_T = max(float(w @ T) / total, 1e-6)
-        # E[lambda] = r / alpha near the observed purchase rate, E[lifetime] ~ beta / s near T
-        scale = mean_T / max(mean_x, 0.05)
-        return [
-            np.array([1.0, scale, 1.0, mean_T]),
-            np.array([0.5, 0.5 * scale, 0.5, 0.5 * mean_T]),
-            np.array([2.0, 2.0 * scale, 2.0, 4.0 * mean_T]),
-        ]
-
-    def _predict_with_params(self, quantity, params, data, **kwargs):
-        """Predictions at many parameter vectors (the interval hook of ``BaseModel``).
-
-        By :func:`predict_draws` (the integrals once per draw on the distinct pairs, the
-        rest vectorised).
-        """
-        if quantity not in ("expected_purchases", "probability_alive"):
-            return super()._predict_with_params(quantity, params, data, **kwargs)
-        return predict_draws(quantity, params, data["frequency"], data["recency"],
-                               data["T"], **kwargs)
-
-    def expected_purchases_new_customer(self, t) -> np.ndarray:
-        """Expected repeat purchases of a new customer in ``(0, t]``; see
-        :func:`expected_purchases_new_customer`."""
-        check_is_fitted(self, "expected_purchases_new_customer")
-        return expected_purchases_new_customer(self._params_array(), t)
-
-    def probability_of_purchases(self, n, t) -> np.ndarray:
-        """P(X(t) = n) for a new customer; see :func:`probability_of_purchases`."""
-        check_is_fitted(self, "probability_of_purchases")
-        return probability_of_purchases(self._params_array(), n, t)
-
-    def expected_residual_transactions(self, summary=None, discount_rate=None,
-                                       **columns) -> pd.Series:
-        """Discounted expected residual transactions (DERT) per customer.
-
-        See :func:`expected_residual_transactions` (Fader, Hardie & Lee 2005, JMR).
-
-        Parameters
-        ----------
-        summary : DataFrame, optional
-            Columns frequency, recency, T (in the model's time unit).
-        discount_rate : float
-            Continuously compounded discount rate per time unit (> 0).
-        **columns : array_like
-            The summary columns by keyword.
-
-        Returns
-        -------
-        Series indexed like the summary.
-        """
-        if discount_rate is None:
-            raise InvalidParameterError(
-                "expected_residual_transactions() needs discount_rate, the continuous discount "
-                "rate per time unit (e.g. log(1.15) / 52 for 15% a year with weekly data)."
-            )
-        data, index = self._prediction_data(summary, "expected_residual_transactions", **columns)
-        values = expected_residual_transactions(
-            self._params_array(), data["frequency"], data["recency"], data["T"], discount_rate
-        )
-        return pd.Series(values, index=index, name="expected_residual_transactions")
-
-
-def _log_tail_draws(alpha, beta, e_alpha, e_beta, t, draw) -> np.ndarray:
-    """``log J`` of :func:`clvmodels.models.paretonbd.log_tail_integral` with per-cell alpha, beta.
-
-    ``J = int_t^inf (alpha + tau)^-e_alpha (beta + tau)^-e_beta dtau`` for 1-D arrays of
-    cells (draw x pair). The Pareto/NBD module's routine takes one ``(alpha, beta)`` per
-    call; here the cells of all draws go through its vectorised pieces at once: the
-    power series of ``2F1(1, a; a + b; z)`` where ``z = (big - small) / (big + t) <=
-    0.3``, its continued fraction where ``0.3 < z <= 0.99``, assembled as there. Cells
-    with ``z > 0.99`` (the module adds a quadrature there) are passed to the module's
-    routine draw by draw (``draw`` gives each cell's draw).
-    """
-    swap = alpha < beta
-    big = np.where(swap, beta, alpha)
-    small = np.where(swap, alpha, beta)
-    e_big = np.where(swap, e_beta, e_alpha)
-    e_small = np.where(swap, e_alpha, e_beta)
-    z = (big - small) / (big + t)
-    out = np.empty(t.shape)
-    for rows, fn in ((z <= _Z_CF, _series_log_S), ((z > _Z_CF) & (z <= _Z_QUAD), _cf_log_S)):
-        if rows.any():
-            A, B = big[rows] + t[rows], small[rows] + t[rows]
-            ea, eb = e_big[rows], e_small[rows]
-            log_S, _ = fn(ea, eb, (A - B) / A, False)
-            out[rows], _ = _assemble_log_J(ea, eb, A, B, log_S, None, False)
-    quad = z > _Z_QUAD
-    if quad.any():
-        cells = np.flatnonzero(quad)
-        for d in np.unique(draw[cells]):
-            here = cells[draw[cells] == d]
-            out[here], _ = log_tail_integral(float(alpha[here[0]]), float(beta[here[0]]),
-                                              e_alpha[here], e_beta[here], t[here])
-    return out
-
-
 def predict_draws(quantity: str, params, frequency, recency, T, t=None) -> np.ndarray:
     """Pareto/NBD predictions for many parameter vectors at once.
 
@@ -1358,3 +1200,135 @@ def simulate_alive_purchases(theta, x, T, horizon: float, rng):
     owner = np.repeat(buyers, n_events[buyers])  # sorted by customer
     times = rng.random(owner.size) * window[owner]
     return owner, times, np.ones(owner.size, dtype=bool)
+
+
+def _log_tail_draws(alpha, beta, e_alpha, e_beta, t, draw) -> np.ndarray:
+    """``log J`` of :func:`clvmodels.models.paretonbd.log_tail_integral` with per-cell alpha, beta.
+
+    ``J = int_t^inf (alpha + tau)^-e_alpha (beta + tau)^-e_beta dtau`` for 1-D arrays of
+    cells (draw x pair). The Pareto/NBD module's routine takes one ``(alpha, beta)`` per
+    call; here the cells of all draws go through its vectorised pieces at once: the
+    power series of ``2F1(1, a; a + b; z)`` where ``z = (big - small) / (big + t) <=
+    0.3``, its continued fraction where ``0.3 < z <= 0.99``, assembled as there. Cells
+    with ``z > 0.99`` (the module adds a quadrature there) are passed to the module's
+    routine draw by draw (``draw`` gives each cell's draw).
+    """
+    swap = alpha < beta
+    big = np.where(swap, beta, alpha)
+    small = np.where(swap, alpha, beta)
+    e_big = np.where(swap, e_beta, e_alpha)
+    e_small = np.where(swap, e_alpha, e_beta)
+    z = (big - small) / (big + t)
+    out = np.empty(t.shape)
+    for rows, fn in ((z <= _Z_CF, _series_log_S), ((z > _Z_CF) & (z <= _Z_QUAD), _cf_log_S)):
+        if rows.any():
+            A, B = big[rows] + t[rows], small[rows] + t[rows]
+            ea, eb = e_big[rows], e_small[rows]
+            log_S, _ = fn(ea, eb, (A - B) / A, False)
+            out[rows], _ = _assemble_log_J(ea, eb, A, B, log_S, None, False)
+    quad = z > _Z_QUAD
+    if quad.any():
+        cells = np.flatnonzero(quad)
+        for d in np.unique(draw[cells]):
+            here = cells[draw[cells] == d]
+            out[here], _ = log_tail_integral(float(alpha[here[0]]), float(beta[here[0]]),
+                                              e_alpha[here], e_beta[here], t[here])
+    return out
+
+
+class ParetoNBD(PurchaseModelMixin, BaseModel):
+    """Pareto/NBD model of repeat purchasing (Schmittlein, Morrison & Colombo 1987).
+
+    Purchases follow a Poisson process with rate ``lambda ~ Gamma(r, alpha)``
+    while a customer is alive; lifetimes are exponential with rate
+    ``mu ~ Gamma(s, beta)``. Fitted by maximum likelihood on the unique
+    ``(frequency, recency, T)`` rows, with the analytic gradient of
+    :func:`log_likelihood` (see the module docstring for how its
+    hypergeometric terms are evaluated stably).
+
+    Parameters
+    ----------
+    penalizer : float, default 0
+        L2 penalty on the log-parameters (see :class:`~clvmodels.models._base.BaseModel`).
+    n_starts : int, default 3
+        Start values tried; the best optimum is kept.
+
+    Attributes
+    ----------
+    params_ : Series
+        ``r``, ``alpha`` (purchase rate ~ Gamma(r, alpha)), ``s``, ``beta``
+        (dropout rate ~ Gamma(s, beta)).
+    log_likelihood_, n_customers_, converged_, covariance_, fit_info_, time_unit_
+        See :class:`~clvmodels.models._base.BaseModel`.
+
+    Examples
+    --------
+    >>> from clvmodels.data._simulate_paretonbd import simulate_paretonbd_summary
+    >>> summary = simulate_paretonbd_summary(
+    ...     2000, r=0.55, alpha=10.6, s=0.6, beta=11.7, T=39, random_state=1
+    ... )
+    >>> model = ParetoNBD().fit(summary)
+    >>> model.summary().columns.tolist()
+    ['estimate', 'std_error', 'ci_lower', 'ci_upper']
+    """
+
+    _param_names = PARAM_NAMES
+    # intervals: rows sorted by (x, t_x) keep each (x, t_x) integral in one chunk (there are
+    # more distinct (x, t_x) than (x, T) pairs)
+    _interval_columns = ("frequency", "recency", "T")
+
+    _loglik_and_gradient = staticmethod(_loglik_and_gradient)
+    _expected_purchases_function = staticmethod(expected_purchases)
+    _probability_alive_function = staticmethod(probability_alive)
+    _log_conditional_pmf_function = staticmethod(log_conditional_pmf)
+    _predict_draws_function = staticmethod(predict_draws)
+    _simulate_function = staticmethod(simulate_alive_purchases)
+    _expected_purchases_new_customer_function = staticmethod(expected_purchases_new_customer)
+    _probability_of_purchases_function = staticmethod(probability_of_purchases)
+
+    @staticmethod
+    def _prepare_data(frequency, recency, T):
+        return (_prepare(frequency, recency, T),)
+
+    def _start_values(self, frequency, recency, T, weights):
+        w = np.ones_like(frequency) if weights is None else weights
+        total = float(np.sum(w))
+        mean_x = float(w @ frequency) / total
+        mean_T = max(float(w @ T) / total, 1e-6)
+        # E[lambda] = r / alpha near the observed purchase rate, E[lifetime] ~ beta / s near T
+        scale = mean_T / max(mean_x, 0.05)
+        return [
+            np.array([1.0, scale, 1.0, mean_T]),
+            np.array([0.5, 0.5 * scale, 0.5, 0.5 * mean_T]),
+            np.array([2.0, 2.0 * scale, 2.0, 4.0 * mean_T]),
+        ]
+
+    def expected_residual_transactions(self, summary=None, discount_rate=None,
+                                       **columns) -> pd.Series:
+        """Discounted expected residual transactions (DERT) per customer.
+
+        See :func:`expected_residual_transactions` (Fader, Hardie & Lee 2005, JMR).
+
+        Parameters
+        ----------
+        summary : DataFrame, optional
+            Columns frequency, recency, T (in the model's time unit).
+        discount_rate : float
+            Continuously compounded discount rate per time unit (> 0).
+        **columns : array_like
+            The summary columns by keyword.
+
+        Returns
+        -------
+        Series indexed like the summary.
+        """
+        if discount_rate is None:
+            raise InvalidParameterError(
+                "expected_residual_transactions() needs discount_rate, the continuous discount "
+                "rate per time unit (e.g. log(1.15) / 52 for 15% a year with weekly data)."
+            )
+        data, index = self._prediction_data(summary, "expected_residual_transactions", **columns)
+        values = expected_residual_transactions(
+            self._params_array(), data["frequency"], data["recency"], data["T"], discount_rate
+        )
+        return pd.Series(values, index=index, name="expected_residual_transactions")

@@ -56,7 +56,12 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma
 
-from clvmodels.errors import InvalidParameterError, InvalidSummaryError, StatisticalWarning
+from clvmodels.errors import (
+    InvalidCustomerDataError,
+    InvalidParameterError,
+    InvalidSummaryError,
+    StatisticalWarning,
+)
 from clvmodels.models._base import BaseModel, check_is_fitted
 from clvmodels.models._params import unpack_params
 from clvmodels.models._special import log_beta
@@ -200,7 +205,7 @@ def _check_counts(counts) -> np.ndarray:
                 "period, not new customers"
             )
     if problems:
-        raise InvalidSummaryError("Invalid survivor counts: " + "; ".join(problems) + ".")
+        raise InvalidCustomerDataError("Invalid survivor counts: " + "; ".join(problems) + ".")
     return arr.astype(np.int64)
 
 
@@ -254,9 +259,9 @@ def _rows(period, churned):
     c = np.asarray(churned, dtype=float)
     t, c = np.broadcast_arrays(t, c)
     if np.any((c != 0) & (c != 1)):
-        raise InvalidParameterError("churned must hold 0 (still active) or 1 (churned).")
+        raise InvalidCustomerDataError("churned must hold 0 (still active) or 1 (churned).")
     if np.any((c == 1) & (t < 1)):
-        raise InvalidParameterError("a churned customer's period must be >= 1.")
+        raise InvalidCustomerDataError("a churned customer's period must be >= 1.")
     return t, c
 
 
