@@ -114,6 +114,7 @@ __all__ = [
     "LOGIT",
     "Transform",
     "get_transform",
+    "transform_set",
     "compress",
     "fit_maximum_likelihood",
     "hessian_log_scale",
@@ -301,7 +302,8 @@ class _TransformSet:
         return tuple(t.name for t in self.transforms)
 
 
-def _transform_set(transforms, k: int) -> _TransformSet:
+def transform_set(transforms, k: int) -> _TransformSet:
+    """The transforms of a k-vector (default all :data:`LOG`), applied along the last axis."""
     if transforms is None:
         return _TransformSet([LOG] * k, k)
     if isinstance(transforms, _TransformSet):
@@ -737,7 +739,7 @@ def covariance_from_hessian(
     ([[1.0, 0.0], [0.0, 9.0]], True)
     """
     k = len(params)
-    tset = _transform_set(transforms, k)
+    tset = transform_set(transforms, k)
     labels = [f"{t.name}({n})" if t is not IDENTITY else str(n)
               for t, n in zip(tset.transforms, param_names, strict=True)]
     nan = np.full((k, k), np.nan)
@@ -916,7 +918,7 @@ def fit_maximum_likelihood(
     natural scale by the Jacobian of the inverse transforms.
     """
     names = tuple(param_names)
-    tset = _transform_set(transforms, len(names))
+    tset = transform_set(transforms, len(names))
     if penalizer < 0 or not np.isfinite(penalizer):
         raise InvalidParameterError(f"penalizer must be a finite number >= 0, got {penalizer!r}.")
     if compressed:
@@ -1150,7 +1152,7 @@ def summary_table(
     if not 0 < alpha < 1:
         raise InvalidParameterError(f"alpha must be between 0 and 1, got {alpha!r}.")
     params = np.asarray(params, dtype=float)
-    tset = _transform_set(transforms, params.shape[0])
+    tset = transform_set(transforms, params.shape[0])
     z = ndtri(1 - alpha / 2)  # normal quantile; scipy.stats is slow to import
     se = np.sqrt(np.diag(covariance))
     se_log = np.sqrt(np.diag(covariance_log))

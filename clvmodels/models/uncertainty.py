@@ -67,6 +67,7 @@ import pandas as pd
 
 from clvmodels.data._random import check_random_state
 from clvmodels.errors import CLVError, InvalidParameterError, StatisticalWarning
+from clvmodels.models._fit import transform_set
 
 __all__ = [
     "CHUNK_CELLS",
@@ -198,13 +199,11 @@ def draw_parameters(model, n_draws: int = 1000, random_state=None) -> np.ndarray
         positive definite), or when draws leave the region the model is
         fitted in: use the bootstrap or refit.
     """
-    from clvmodels.models._fit import _transform_set
-
     n_draws = _check_count(n_draws, "n_draws")
     chol = _usable_covariance(model)
     rng = check_random_state(random_state)
     estimate = model.params_.to_numpy(dtype=float)
-    transforms = _transform_set(model._transforms(), estimate.size)
+    transforms = transform_set(model._transforms(), estimate.size)
     x_hat = transforms.forward(estimate)
     z = rng.standard_normal((n_draws, x_hat.size))
     x_draws = x_hat + z @ chol.T
