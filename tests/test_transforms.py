@@ -229,6 +229,10 @@ def test_a_probability_has_logit_intervals_inside_zero_one(zip_fit):
     assert "z_value" not in table.columns  # no real-valued parameter in this model
     draws = draw_parameters(model, 5000, random_state=0)
     assert np.all((draws[:, 0] > 0) & (draws[:, 0] < 1))
+    text = model.summary_text()  # a model outside the registry is titled by its class
+    assert text.splitlines()[0].strip() == "ZeroInflatedPoisson results"
+    assert "p: intervals on the logit scale (inside (0, 1))." in text
+    assert f"{table.loc['p', 'ci_upper']:.6g}" in text
 
 
 def test_given_parameters_are_checked_against_their_domains():
