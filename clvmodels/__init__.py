@@ -7,6 +7,7 @@ The public API is re-exported here; see the README for a tour.
 * Formulas: :mod:`clvmodels.formulas`.
 * Models: :class:`BGNBD`, :class:`GammaGamma` (and the rest of :mod:`clvmodels.models`),
   :func:`customer_lifetime_value`, :func:`load_model`.
+* The sales funnel (conversion, forecast, lead value): :mod:`clvmodels.funnel`.
 * Comparison: :func:`compare`, :mod:`clvmodels.evaluation`, :mod:`clvmodels.plotting`.
 
 Names are imported on first use (PEP 562), so that ``import clvmodels`` and the
@@ -25,6 +26,7 @@ _EXPORTS: dict[str, str | None] = {
     "datasets": None,
     "errors": None,
     "formulas": None,
+    "funnel": None,
     "plotting": None,
     "report": None,
     "models": None,

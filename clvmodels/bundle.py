@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from clvmodels._version import __version__
-from clvmodels.errors import ModelFileError
+from clvmodels.errors import InvalidParameterError, ModelFileError
 
 __all__ = ["ModelBundle", "load_bundle", "score_frame", "SCORE_COLUMNS", "BUNDLE_FORMAT",
            "BUNDLE_FORMAT_VERSION"]
@@ -171,17 +171,35 @@ def bundle_from_dict(d, *, source: str = "the model bundle") -> ModelBundle:
             fail("spend_model must be a saved model (a JSON object) or null.")
         spend = model_from_dict(spend, source=f"{source} (spend_model)")
         if not hasattr(spend, "expected_spend"):
-            fail(f"spend_model is a {type(spend).__name__}, which predicts no spend "
-                 "(expected a GammaGamma).")
+            fail(f"spend_model is a {_shown(spend)} model, which predicts no spend "
+                 f"(expected {_names(kind='spend')}).")
     return ModelBundle(purchase, spend, time_unit=unit, data=data,
                        package_version=d.get("package_version", "?"), **dates)
+
+
+def _shown(model) -> str:
+    """The registry's display name of a model ("Gamma-Gamma"), else its class name."""
+    from clvmodels.models.registry import display_name
+
+    try:
+        return display_name(model)
+    except InvalidParameterError:
+        return type(model).__name__
+
+
+def _names(**capabilities) -> str:
+    """The display names of the registry's models with these capabilities, "A, B or C"."""
+    from clvmodels.models.registry import get_spec, model_keys
+
+    names = [get_spec(k).display_name for k in model_keys(**capabilities)]
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 def _check_purchase_model(model, fail) -> None:
     for method in ("expected_purchases", "probability_alive"):
         if not hasattr(model, method):
-            fail(f"{type(model).__name__} is not a purchase model (it has no {method}); "
-                 "expected BGNBD, ParetoNBD or MBGNBD.")
+            fail(f"{_shown(model)} is not a purchase model (it has no {method}); "
+                 f"expected {_names(kind='purchase', covariates=False)}.")
 
 
 def load_bundle(path) -> ModelBundle:

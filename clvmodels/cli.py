@@ -23,7 +23,38 @@ EXIT_EPILOG = (
     "Exit status: 0 ok, 2 user error (bad input, arguments, model file or unwritable output: "
     "one message on stderr, no output file), 1 internal error (a bug: please report it)."
 )
-PURCHASE_MODELS = {"bgnbd": "BGNBD", "paretonbd": "ParetoNBD", "mbgnbd": "MBGNBD"}
+
+
+class _RegistryChoices:
+    """argparse ``choices`` read from the model registry when first needed.
+
+    Importing the registry imports ``clvmodels.models`` (every model, scipy), so
+    the parser must not do it while it is built: ``clvmodels --version`` or
+    ``clvmodels score`` would pay for it. argparse only tests membership (when
+    the option is given) and iterates (for help and errors).
+    """
+
+    def __init__(self, extra: tuple[str, ...] = (), hyphens: bool = False, **capabilities):
+        self._extra, self._hyphens, self._capabilities = extra, hyphens, capabilities
+
+    def _keys(self) -> list[str]:
+        from clvmodels.models.registry import model_keys
+
+        keys = sorted(model_keys(**self._capabilities))
+        return [k.replace("_", "-") if self._hyphens else k for k in keys] + list(self._extra)
+
+    def __iter__(self):
+        return iter(self._keys())
+
+    def __contains__(self, value) -> bool:
+        return value in self._keys()
+
+
+#: ``--model`` choices of ``fit``: the registry's purchase models without covariates.
+PURCHASE_MODELS = _RegistryChoices(kind="purchase", covariates=False)
+#: ``--spend-model`` choices of ``fit``: the registry's spend models, spelled with hyphens
+#: ("gamma-gamma"; "gamma_gamma" is accepted too), and "none".
+SPEND_MODELS = _RegistryChoices(extra=("none",), hyphens=True, kind="spend")
 SUMMARY_COLUMNS = ("frequency", "recency", "T")
 
 
@@ -108,10 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "write both, with the time unit and cutoffs, to one JSON model file.",
         epilog=EXIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_log_arguments(p)
-    p.add_argument("--model", default="bgnbd", choices=sorted(PURCHASE_MODELS),
-                   help="purchase model (default bgnbd)")
-    p.add_argument("--spend-model", default="gamma-gamma", choices=["gamma-gamma", "none"],
-                   help="spend model (default gamma-gamma; needs --amount)")
+    # metavar: argparse would otherwise iterate the choices (import the models) right here
+    p.add_argument("--model", default="bgnbd", choices=PURCHASE_MODELS, metavar="MODEL",
+                   help="purchase model: %(choices)s (default %(default)s)")
+    p.add_argument("--spend-model", default="gamma-gamma", choices=SPEND_MODELS,
+                   metavar="SPEND_MODEL", type=lambda v: v.strip().lower().replace("_", "-"),
+                   help="spend model: %(choices)s (default %(default)s; needs --amount)")
     p.add_argument("--out", required=True, help="output model file (.json)")
     p.add_argument("--summary-out", default=None,
                    help="also write the calibration summary (.csv or .parquet; Parquet records "
@@ -163,6 +196,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the report: an .html file")
     p.add_argument("--quiet", action="store_true", help="do not print warnings")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser(
+        "funnel", help="sales funnel: conversion per stage (censoring-aware) and lead values",
+        description="Read an event log of leads (lead id, stage, date; a 'lost' stage for "
+                    "leads that dropped out), write one row per stage (entered, moved on, "
+                    "dropped out, open, naive and censoring-aware conversion with intervals, "
+                    "days to the next stage) and print it; with --model or --clv, also print "
+                    "what a lead at each stage is worth and may cost.",
+        epilog=EXIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("events", help="event log: a .csv or .parquet file")
+    p.add_argument("--out", required=True, help="the funnel table: .csv or .parquet")
+    p.add_argument("--lead-id", default="lead_id", help="lead id column (default lead_id)")
+    p.add_argument("--stage", default="stage", help="stage column (default stage)")
+    p.add_argument("--date", default="date", help="date column (default date)")
+    p.add_argument("--channel", default=None, help="channel or source column (optional)")
+    p.add_argument("--stages", default="prospect,lead,opportunity,customer",
+                   help="comma-separated stages in funnel order (default "
+                        "prospect,lead,opportunity,customer)")
+    p.add_argument("--lost", default="lost",
+                   help="stage value of a loss event (default lost; 'none' if the log has none)")
+    p.add_argument("--cutoff", default=None, help="date the funnel is observed at (default: "
+                                                  "the last event's date)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="days after which a lead still open in its stage counts as dropped out")
+    p.add_argument("--skipped", default="error", choices=["error", "pass"],
+                   help="a lead skipping a stage: an error (default) or count it as passed")
+    p.add_argument("--duplicates", default="error", choices=["error", "first"],
+                   help="a lead entering a stage twice: an error (default) or keep the earliest")
+    p.add_argument("--by", default=None, choices=["cohort", "channel"],
+                   help="one table per month of entry or per channel (needs --channel)")
+    p.add_argument("--interval", type=float, default=0.9, help="interval level (default 0.9)")
+    p.add_argument("--model", default=None,
+                   help="model file of 'clvmodels fit': lead values from its new-customer CLV")
+    p.add_argument("--clv", type=float, default=None,
+                   help="or the value of a new customer as a number (a formula's CLV)")
+    p.add_argument("--target-ratio", type=float, default=3.0,
+                   help="CLV:CAC target for the affordable cost per lead (default 3)")
+    p.add_argument("--values-out", default=None, help="also write the lead values (.csv/.parquet)")
+    _add_scoring_arguments(p, note="; with --model, in the model's time unit")
+    p.add_argument("--quiet", action="store_true", help="do not print warnings")
+    p.set_defaults(func=_cmd_funnel)
 
     p = sub.add_parser("demo", help="the main job on the bundled CDNOW data",
                        description="Summarise the bundled CDNOW sample (39-week calibration, "
@@ -238,6 +312,8 @@ def _print_leaderboard(res):
     table = res.table()
     cols = [c for c in LEADERBOARD_COLUMNS if c in table.columns]
     table = table[cols].sort_values("revenue_mae" if "revenue_mae" in cols else cols[0])
+    # people read the display names ("BG/NBD + Gamma-Gamma"); --out files keep the names
+    table.index = pd.Index([res.display_name(m) for m in table.index], name="method")
     with pd.option_context("display.width", 160, "display.max_columns", 20,
                            "display.max_rows", 100):
         print(f"Holdout of {res.settings['horizon']:.1f} {res.settings['time_unit']} after "
@@ -247,7 +323,7 @@ def _print_leaderboard(res):
         print("MAE favours predicting 0 when most customers buy nothing in the holdout; read it "
               "with the total error and the ranking metrics (Spearman, top-20% capture).")
     for (cutoff, name), message in res.failures.items():
-        print(f"FAILED {name} at {cutoff.date()}: {message}", file=sys.stderr)
+        print(f"FAILED {res.display_name(name)} at {cutoff.date()}: {message}", file=sys.stderr)
 
 
 class _Progress:
@@ -275,9 +351,9 @@ class _Progress:
 def _cmd_fit(args):
     import os
 
-    from clvmodels import models
     from clvmodels.bundle import ModelBundle
     from clvmodels.data.tables import check_writable
+    from clvmodels.models.registry import get_spec
 
     if not str(args.out).lower().endswith(".json"):
         raise CLVError(f"the model file {args.out!r} must be named .json.")
@@ -301,8 +377,10 @@ def _cmd_fit(args):
         step_times(args.horizon, args.periods_per_step)  # bad horizon: fail before the work
         if args.discount_rate < 0 or args.margin < 0:
             raise CLVError("--discount-rate and --margin must be >= 0.")
-    if args.spend_model == "gamma-gamma" and args.amount is None:
-        raise CLVError("--spend-model gamma-gamma needs --amount (the transaction value "
+    spend_spec = (None if args.spend_model == "none"
+                  else get_spec(args.spend_model.replace("-", "_")))
+    if spend_spec is not None and args.amount is None:
+        raise CLVError(f"--spend-model {args.spend_model} needs --amount (the transaction value "
                        "column); give it, or pass --spend-model none.")
     progress = _Progress(["summarise", "fit purchases", "fit spend", "write"]
                          + (["score"] if args.scores_out is not None else []), args.quiet)
@@ -313,12 +391,13 @@ def _cmd_fit(args):
         if len(summary) == 0:
             raise CLVError(f"{args.log!r} has no customer with a transaction on or before "
                            "the calibration end; nothing to fit.")
-        progress.stage(f"fitting {PURCHASE_MODELS[args.model]}")
-        purchase = getattr(models, PURCHASE_MODELS[args.model])().fit(summary)
+        purchase_spec = get_spec(args.model)
+        progress.stage(f"fitting {purchase_spec.display_name}")
+        purchase = purchase_spec.model_class()().fit(summary)
         spend = None
-        if args.spend_model == "gamma-gamma":
-            progress.stage("fitting GammaGamma")
-            spend = models.GammaGamma(drop_invalid=True).fit(summary)
+        if spend_spec is not None:
+            progress.stage(f"fitting {spend_spec.display_name}")
+            spend = spend_spec.model_class()(drop_invalid=True).fit(summary)
         progress.stage("writing")
         attrs = summary.attrs
         data = {
@@ -354,12 +433,12 @@ def _cmd_fit(args):
         def params(m):
             return ", ".join(f"{k}={v:.4g}" for k, v in m.params_.items())
 
-        print(f"{type(purchase).__name__} on {purchase.n_customers_} customers: "
+        print(f"{purchase_spec.display_name} on {purchase.n_customers_} customers: "
               f"{params(purchase)} (log-likelihood {purchase.log_likelihood_:.1f})",
               file=sys.stderr)
         if spend is not None:
-            print(f"GammaGamma on {spend.n_customers_} repeat customers: {params(spend)}",
-                  file=sys.stderr)
+            print(f"{spend_spec.display_name} on {spend.n_customers_} repeat customers: "
+                  f"{params(spend)}", file=sys.stderr)
         print(f"wrote {args.out} ({attrs['time_unit']} units, calibration end "
               f"{attrs['calibration_end'].date()})", file=sys.stderr)
         if args.summary_out is not None:
@@ -574,6 +653,64 @@ def _cmd_report(args):
     return EXIT_OK
 
 
+def _cmd_funnel(args):
+    import pandas as pd
+
+    from clvmodels.data.tables import check_writable, table_format, write_table
+    from clvmodels.funnel import funnel_spells, funnel_table, lead_value
+
+    for path in (args.out, args.values_out):
+        if path is not None:
+            table_format(path)
+            check_writable(path)
+    if args.model is not None and args.clv is not None:
+        raise CLVError("give --model or --clv (the value of a new customer), not both.")
+    if args.values_out is not None and args.model is None and args.clv is None:
+        raise CLVError("--values-out needs --model or --clv (the value of a new customer).")
+    bundle = None
+    if args.model is not None:
+        from clvmodels.bundle import load_bundle
+
+        bundle = load_bundle(args.model)
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    spells = funnel_spells(
+        args.events, lead_id=args.lead_id, stage=args.stage, date=args.date,
+        channel=args.channel, stages=stages,
+        lost=None if args.lost.lower() == "none" else args.lost, cutoff=args.cutoff,
+        timeout=args.timeout, skipped=args.skipped, duplicates=args.duplicates)
+    table = funnel_table(spells, by=args.by, interval=args.interval)
+    settings = {"clvmodels_version": __version__, "events": str(args.events),
+                "interval": args.interval}
+    write_table(table.reset_index(), args.out, metadata=settings, index=False)
+    with pd.option_context("display.width", 200, "display.max_columns", 30,
+                           "display.max_rows", 200):
+        print(f"Funnel as of {spells.attrs['cutoff'].date()}: {spells.attrs['n_leads']} leads "
+              f"(conversion = eventual probability of moving on, open leads censored; "
+              f"{args.interval:.0%} intervals):")
+        print(table.round(3).to_string())
+        if bundle is not None or args.clv is not None:
+            if bundle is not None:
+                values = lead_value(
+                    spells, purchase_model=bundle.purchase_model, spend_model=bundle.spend_model,
+                    horizon=args.horizon, discount_rate=args.discount_rate, margin=args.margin,
+                    periods_per_step=args.periods_per_step, target_ratio=args.target_ratio)
+                source = (f"{type(bundle.purchase_model).__name__} new-customer CLV over "
+                          f"{args.horizon:g} {bundle.time_unit} at {args.discount_rate:g} per "
+                          f"{bundle.time_unit}")
+            else:
+                values = lead_value(spells, clv=args.clv, target_ratio=args.target_ratio)
+                source = "--clv"
+            print(f"\nLead values (customer value {values.attrs['customer_value']:.2f} from "
+                  f"{source}; max cost per lead at CLV:CAC {args.target_ratio:g}):")
+            print(values.round(4).to_string())
+            if args.values_out is not None:
+                write_table(values.reset_index(), args.values_out, metadata=settings,
+                            index=False)
+    if not args.quiet:
+        print(f"wrote {len(table)} rows to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _cmd_demo(args):
     import pandas as pd
 
@@ -582,6 +719,7 @@ def _cmd_demo(args):
     from clvmodels.evaluation.harness import compare
     from clvmodels.models import BGNBD, GammaGamma, customer_lifetime_value
     from clvmodels.models.clv import convert_discount_rate
+    from clvmodels.models.registry import display_name
 
     log = load_cdnow_transactions()
     s = rfm_summary(log, amount="amount", calibration_end="1997-09-30",
@@ -596,9 +734,9 @@ def _cmd_demo(args):
         warnings.simplefilter("ignore")
         gg = GammaGamma(drop_invalid=True).fit(cal)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(f"BG/NBD (log-likelihood {bgnbd.log_likelihood_:.1f}):")
+        print(f"{display_name(bgnbd)} (log-likelihood {bgnbd.log_likelihood_:.1f}):")
         print(bgnbd.summary().round(3).to_string())
-        print(f"\nGamma-Gamma on the {gg.n_customers_} repeat customers:")
+        print(f"\n{display_name(gg)} on the {gg.n_customers_} repeat customers:")
         print(gg.summary().round(3).to_string())
     expected = bgnbd.expected_purchases(cal, t=39.0)
     weekly = convert_discount_rate(0.01, "M", "W")

@@ -12,6 +12,7 @@ __all__ = [
     "CLVError",
     "InvalidTransactionsError",
     "InvalidSummaryError",
+    "InvalidFunnelEventsError",
     "InvalidParameterError",
     "NotFittedError",
     "ModelFileError",
@@ -33,6 +34,19 @@ class InvalidTransactionsError(CLVError):
 
     ``problems`` holds one message per problem found (all problems are
     collected before raising, so a user fixes them in one pass).
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
+
+
+class InvalidFunnelEventsError(CLVError):
+    """A sales-funnel event log (lead, stage, date) has unknown stages, or leads whose events
+    go backwards, skip a stage, repeat, or come after the lead was lost.
+
+    ``problems`` holds one message per problem found (all are collected before raising);
+    each names the leads and the 0-based rows of the input.
     """
 
     def __init__(self, message: str, problems: list[str] | None = None):

@@ -84,6 +84,18 @@ def _get_ax(ax):
     return ax
 
 
+def _model_label(model, label: str | None) -> str:
+    """``label``, else the model's display name from the registry ("BG/NBD"), else "Model"."""
+    if label is not None:
+        return label
+    from clvmodels.models.registry import display_name
+
+    try:
+        return display_name(model)
+    except InvalidParameterError:  # a stand-in (a plain function, a user's class)
+        return "Model"
+
+
 def _check_unit(model, time_unit, where: str) -> None:
     fitted = getattr(model, "time_unit_", None)
     if fitted is not None and time_unit is not None and str(fitted) != str(time_unit).upper():
@@ -149,17 +161,19 @@ def frequency_histogram_table(model, summary: pd.DataFrame, max_frequency: int =
 
 
 def plot_frequency_histogram(model, summary: pd.DataFrame, max_frequency: int = 7, ax=None,
-                             label: str = "Model"):
+                             label: str | None = None):
     """Bar chart of :func:`frequency_histogram_table`: actual vs model customers per repeat count.
 
-    Two bar groups (``ax.containers``): actual, then model.
+    Two bar groups (``ax.containers``): actual, then model, labelled ``label``
+    (default: the model's display name, e.g. "BG/NBD", or "Model" for a
+    stand-in the model registry does not know).
     """
     table = frequency_histogram_table(model, summary, max_frequency)
     ax = _get_ax(ax)
     pos = np.arange(len(table))
     width = 0.4
     ax.bar(pos - width / 2, table["actual"], width, label="Actual")
-    ax.bar(pos + width / 2, table["model"], width, label=label)
+    ax.bar(pos + width / 2, table["model"], width, label=_model_label(model, label))
     ax.set_xticks(pos, table.index)
     ax.set_xlabel("Repeat transactions in the calibration period")
     ax.set_ylabel("Customers")
@@ -429,11 +443,12 @@ def _plot_tracking(table: pd.DataFrame, which: str, ax, label: str, forecast=Non
 
 
 def plot_cumulative_tracking(transactions, model, calibration_end, observation_end=None, *,
-                             ax=None, label: str = "Model", forecast=None,
+                             ax=None, label: str | None = None, forecast=None,
                              forecast_label: str = "Forecast", **kwargs):
     """Cumulative repeat transactions, actual vs model, with the end of calibration marked.
 
-    Three lines: actual, model (``label``), and a vertical line at
+    Three lines: actual, model (``label``; default the model's display name,
+    e.g. "BG/NBD", or "Model" for a stand-in), and a vertical line at
     ``calibration_end``. ``kwargs`` go to :func:`tracking_table`.
 
     With ``forecast`` (a table of
@@ -444,15 +459,17 @@ def plot_cumulative_tracking(transactions, model, calibration_end, observation_e
     :func:`forecast_band_table`). Without it the plot is unchanged.
     """
     table = tracking_table(transactions, model, calibration_end, observation_end, **kwargs)
-    return _plot_tracking(table, "cumulative", ax, label, forecast, forecast_label)
+    return _plot_tracking(table, "cumulative", ax, _model_label(model, label), forecast,
+                          forecast_label)
 
 
 def plot_incremental_tracking(transactions, model, calibration_end, observation_end=None, *,
-                              ax=None, label: str = "Model", forecast=None,
+                              ax=None, label: str | None = None, forecast=None,
                               forecast_label: str = "Forecast", **kwargs):
     """Repeat transactions per period (weekly by default), actual vs model, cutoff marked.
 
-    Three lines: actual, model (``label``), and a vertical line at
+    Three lines: actual, model (``label``; default the model's display name,
+    e.g. "BG/NBD", or "Model" for a stand-in), and a vertical line at
     ``calibration_end``. ``kwargs`` go to :func:`tracking_table`.
 
     With ``forecast`` (see :func:`plot_cumulative_tracking`), also the
@@ -460,7 +477,8 @@ def plot_incremental_tracking(transactions, model, calibration_end, observation_
     rescaled to transactions per tracking period.
     """
     table = tracking_table(transactions, model, calibration_end, observation_end, **kwargs)
-    return _plot_tracking(table, "incremental", ax, label, forecast, forecast_label)
+    return _plot_tracking(table, "incremental", ax, _model_label(model, label), forecast,
+                          forecast_label)
 
 
 # --- matrices over (frequency, recency) --------------------------------------------------
@@ -610,13 +628,19 @@ def leaderboard_table(leaderboard: pd.DataFrame, metric: str | None = None) -> p
     return out
 
 
-def plot_leaderboard(leaderboard: pd.DataFrame, metric: str | None = None, ax=None):
+def plot_leaderboard(leaderboard: pd.DataFrame, metric: str | None = None, ax=None, *,
+                     labels: dict | None = None):
     """Horizontal bar chart of one metric per method, best on top, with backtest error bars.
 
     One bar per method (``ax.containers[0]``); error bars (one standard
     deviation across cutoffs) when :func:`leaderboard_table` has a spread.
+    ``labels`` maps a method to the name shown on its bar, e.g.
+    :attr:`ComparisonResult.display_names <clvmodels.evaluation.ComparisonResult>`
+    ("bgnbd" -> "BG/NBD + Gamma-Gamma"); methods not in it show their name.
     """
     table = leaderboard_table(leaderboard, metric)
+    if labels:
+        table.index = pd.Index([labels.get(m, m) for m in table.index], name=table.index.name)
     ax = _get_ax(ax)
     pos = np.arange(len(table))[::-1]  # best on top
     std = table["value_std"].to_numpy()

@@ -84,7 +84,8 @@ def test_compare_writes_leaderboard_and_predictions(tmp_path, cdnow_csv):
     assert zero_mae == pytest.approx(1882 / 2357)
     p = pd.read_parquet(preds)
     assert len(p) == 3 * 2357 and p.groupby("method")["actual_transactions"].sum().eq(1882).all()
-    assert "bgnbd" in res.stdout and "revenue_mae" in res.stdout
+    # the printed leaderboard shows display names; the --out file keeps the names
+    assert "BG/NBD + Gamma-Gamma" in res.stdout and "revenue_mae" in res.stdout
 
 
 def test_compare_user_errors_exit_2(tmp_path, cdnow_csv):
@@ -104,7 +105,11 @@ def test_demo_prints_leaderboard():
     res = run_cli("demo")
     assert res.returncode == 0, res.stderr
     assert "BG/NBD" in res.stdout and "gradient_boosting" in res.stdout
-    assert "paretonbd" in res.stdout and "historical_arpu" in res.stdout
+    assert "Pareto/NBD" in res.stdout and "historical_arpu" in res.stdout
+    rows = res.stdout.split("Holdout of", 1)[1].splitlines()
+    for shown in ("BG/NBD + Gamma-Gamma", "Pareto/NBD + Gamma-Gamma", "MBG/NBD + Gamma-Gamma"):
+        assert sum(r.startswith(shown + " ") for r in rows) == 1, shown
+    assert not [r for r in rows if r.split(" ", 1)[0] in ("bgnbd", "paretonbd", "mbgnbd")]
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ def test_the_notebooks_are_found():
     names = [p.name for p in NOTEBOOKS]
     assert len(NOTEBOOKS) >= 3, f"expected at least 3 notebooks in {NOTEBOOK_DIR}, found {names}"
     for expected in ("01_quickstart_cdnow.ipynb", "02_article_formulas.ipynb",
-                     "03_choosing_a_model.ipynb"):
+                     "03_choosing_a_model.ipynb", "04_sales_funnel.ipynb"):
         assert expected in names
 
 

@@ -122,7 +122,8 @@ def test_frequency_histogram_on_cdnow(summary, bgnbd):
     np.testing.assert_allclose([p.get_height() for p in bars[1]], t["model"])
     assert [x.get_text() for x in ax.get_xticklabels()][-1] == "7+"
     assert ax.get_ylabel() == "Customers" and "calibration" in ax.get_xlabel()
-    assert [x.get_text() for x in ax.get_legend().get_texts()] == ["Actual", "Model"]
+    # the model's display name from the registry labels its bars by default
+    assert [x.get_text() for x in ax.get_legend().get_texts()] == ["Actual", "BG/NBD"]
     render(ax)
 
 
@@ -245,6 +246,29 @@ def test_tracking_plots(log, bgnbd, kind):
     render(ax)
 
 
+@pytest.mark.parametrize("cls, params, shown", [
+    ("BGNBD", PARAMS, "BG/NBD"),
+    ("ParetoNBD", {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}, "Pareto/NBD"),
+    ("MBGNBD", {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}, "MBG/NBD"),
+])
+def test_model_plots_are_labelled_with_the_display_name(log, summary, cls, params, shown):
+    import clvmodels.models
+
+    model = getattr(clvmodels.models, cls).from_params(time_unit="W", **params)
+    for plot in (plotting.plot_cumulative_tracking, plotting.plot_incremental_tracking):
+        ax = plot(log, model, CAL_END, OBS_END)
+        labels = [x.get_text() for x in ax.get_legend().get_texts()]
+        assert labels == ["Actual", shown, "End of calibration"]
+        assert cls not in labels and "Model" not in labels
+        render(ax)
+    ax = plotting.plot_frequency_histogram(model, summary)
+    assert [x.get_text() for x in ax.get_legend().get_texts()] == ["Actual", shown]
+    # a stand-in the registry does not know (a plain function of t) reads "Model"
+    ax = plotting.plot_cumulative_tracking(log, model.expected_purchases_new_customer,
+                                           CAL_END, OBS_END)
+    assert [x.get_text() for x in ax.get_legend().get_texts()][1] == "Model"
+
+
 def test_tracking_table_options_and_errors(log, bgnbd):
     t = plotting.tracking_table(log, bgnbd, CAL_END, OBS_END, period=4)  # 4-week periods
     assert len(t) == 20 and t["time"].iloc[-1] == pytest.approx(78.0)  # last period is partial
@@ -340,6 +364,15 @@ def test_leaderboard_plot(leaderboard):
     one = leaderboard[leaderboard["method"] == "own"]
     ax2 = plotting.plot_leaderboard(one.assign(value_std=np.nan))
     assert [c for c in ax2.containers if isinstance(c, BarContainer)][0].errorbar is None
+
+
+def test_leaderboard_plot_shows_the_display_names(leaderboard):
+    names = {"bgnbd": "BG/NBD + Gamma-Gamma"}  # as in ComparisonResult.display_names
+    ax = plotting.plot_leaderboard(leaderboard, "transactions_mae", labels=names)
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)][0]
+    widths = {lab.get_text(): p.get_width() for lab, p in
+              zip(ax.get_yticklabels()[::-1], bars.patches[::-1], strict=True)}
+    assert widths == pytest.approx({"BG/NBD + Gamma-Gamma": 0.6, "zero": 0.8})
 
 
 # --- gains / lift ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from clvmodels.datasets import load_cdnow_transactions
 from clvmodels.errors import InvalidTransactionsError
 from clvmodels.models.bgnbd import BGNBD
 from clvmodels.models.gamma_gamma import GammaGamma
-from clvmodels.report import SECTIONS, pooled_chi_square, validation_report
+from clvmodels.report import SECTIONS, validation_report
 
 html5lib = pytest.importorskip("html5lib")
 NS = "{http://www.w3.org/1999/xhtml}"
@@ -123,19 +123,29 @@ def test_chi_square_recomputed_from_the_displayed_cells(doc):
 
 
 @pytest.mark.slow
+def test_people_read_display_names_not_keys(doc):
+    sections = {s.find(NS + "h2").get("id"): _text(s) for s in doc.iter(NS + "section")}
+    read = " ".join(t for sid, t in sections.items() if sid != "reproducibility")
+    for name in ("BG/NBD", "Pareto/NBD", "MBG/NBD", "Gamma-Gamma", "BG/NBD + Gamma-Gamma",
+                 "Pareto/NBD + Gamma-Gamma", "MBG/NBD + Gamma-Gamma"):
+        assert name in read, name
+    # machine names stay out of what people read: registry keys and class names
+    for raw in ("bgnbd", "paretonbd", "mbgnbd", "gamma_gamma",
+                "BGNBD", "ParetoNBD", "MBGNBD", "GammaGamma"):
+        assert re.search(rf"\b{raw}\b", read) is None, raw
+    assert "bgnbd (BGNBD)" not in read
+    headings = [_text(h) for h in doc.iter(NS + "h3")]
+    assert "BG/NBD, fitted on the calibration period" in headings
+    assert "Spend model: Gamma-Gamma (repeat customers)" in headings
+    # the reproducibility block keeps the names one types in the call
+    assert "bgnbd" in sections["reproducibility"]
+
+
+@pytest.mark.slow
 def test_data_facts_match_the_literature(doc):
     text = _text(doc.find(f"{NS}body"))
     # 2,357 customers, 2,457 repeat transactions in calibration, 1,882 in the holdout
     assert "2,357" in text and "2,457" in text and "1,882" in text
-
-
-def test_pooling_merges_until_five_expected():
-    res = pooled_chi_square([10, 3, 2, 1, 1], [9.0, 4.0, 3.0, 1.0, 0.5], n_params=1)
-    assert res["groups"] == [[0], [1, 2, 3, 4]]
-    assert res["df"] == 0 and np.isnan(res["statistic"])
-    res = pooled_chi_square([50, 30, 20], [45.0, 35.0, 20.0], n_params=0)
-    assert res["statistic"] == pytest.approx(25 / 45 + 25 / 35)
-    assert res["p_value"] == pytest.approx(stats.chisquare([50, 30, 20], [45, 35, 20]).pvalue)
 
 
 def _small_log():

@@ -19,7 +19,13 @@ import pandas as pd
 
 from clvmodels.errors import InvalidTransactionsError
 
-__all__ = ["read_transactions", "validate_transactions", "ValidatedTransactions", "to_timestamp"]
+__all__ = [
+    "read_transactions",
+    "validate_transactions",
+    "ValidatedTransactions",
+    "parse_dates",
+    "to_timestamp",
+]
 
 _MAX_SHOWN = 5
 REFUND_POLICIES = ("error", "net")
@@ -197,8 +203,36 @@ def _fmt(v) -> str:
     return repr(v.item() if hasattr(v, "item") else v)
 
 
-def _parse_dates(values: pd.Series) -> pd.Series:
-    """Parse a date column; unparsable entries become NaT."""
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Parse a date column the way every layer of clvmodels reads one.
+
+    Datetime columns are kept (a column with a time zone keeps its local
+    wall-clock times, without the zone); integers are read as ``YYYYMMDD``
+    (the CDNOW file's convention); text is read as ISO 8601 (values with a
+    UTC offset are converted to UTC), with ``YYYYMMDD`` strings accepted when
+    every entry ISO 8601 could not read has that form. Unparsable entries
+    become ``NaT`` (never an error: :func:`validate_transactions` reports
+    them with their rows).
+
+    Parameters
+    ----------
+    values : Series
+        The date column of a transaction log.
+
+    Returns
+    -------
+    Series of datetime64
+        Same index as ``values``, time zone naive.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from clvmodels.data import parse_dates
+    >>> parse_dates(pd.Series([19970101, 19970325])).dt.date.tolist()
+    [datetime.date(1997, 1, 1), datetime.date(1997, 3, 25)]
+    >>> parse_dates(pd.Series(["1997-01-01", "not a date"])).isna().tolist()
+    [False, True]
+    """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
@@ -297,7 +331,7 @@ def validate_transactions(
         ))
 
     raw_dates = transactions[date]
-    dates = _parse_dates(raw_dates)
+    dates = parse_dates(raw_dates)
     date_missing = raw_dates.isna().to_numpy()
     unparsable = dates.isna().to_numpy() & ~date_missing
     if date_missing.any():

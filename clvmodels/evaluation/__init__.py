@@ -2,7 +2,8 @@
 
 The method protocol is in :mod:`clvmodels.evaluation.base`, the registry of
 named methods in :mod:`clvmodels.evaluation.registry`, the metrics in
-:mod:`clvmodels.evaluation.metrics`, the naive baselines in
+:mod:`clvmodels.evaluation.metrics`, the goodness-of-fit test in
+:mod:`clvmodels.evaluation.goodness_of_fit`, the naive baselines in
 :mod:`clvmodels.evaluation.baselines` and the gradient-boosting baseline in
 :mod:`clvmodels.evaluation.ml`.
 """
@@ -16,7 +17,8 @@ from clvmodels.evaluation.base import (
     prediction_frame,
 )
 from clvmodels.evaluation.baselines import OwnRate, PopulationRate, Zero
-from clvmodels.evaluation.harness import ComparisonResult, backtest_cutoffs, compare
+from clvmodels.evaluation.goodness_of_fit import pooled_chi_square
+from clvmodels.evaluation.harness import ComparisonResult, FitRecord, backtest_cutoffs, compare
 from clvmodels.evaluation.methods import CovariateModelMethod, ModelMethod
 from clvmodels.evaluation.metrics import (
     METRICS,
@@ -49,6 +51,7 @@ __all__ = [
     "CovariateModelMethod",
     "compare",
     "ComparisonResult",
+    "FitRecord",
     "backtest_cutoffs",
     "METRICS",
     "conditional_expectations",
@@ -56,6 +59,7 @@ __all__ = [
     "holdout_actuals",
     "holdout_log_likelihood",
     "score_predictions",
+    "pooled_chi_square",
     "available_methods",
     "get_method",
     "register_method",

@@ -10,6 +10,16 @@ The protocol (duck-typed; subclassing :class:`Method` is optional)
 ------------------------------------------------------------------
 ``name`` : str
     Short, unique label used in leaderboards and plots.
+``display_name`` : str, optional
+    The name people read in reports, printed leaderboards and plot legends
+    ("BG/NBD + Gamma-Gamma"). Machine outputs (CSV columns, the result's
+    ``method`` column) keep ``name``. Default (and without the attribute):
+    the name the method is compared under.
+``fitted_models`` : dict, optional
+    After :meth:`fit`, the fitted model objects the method is made of, by
+    role (``{"purchase": BGNBD(...), "spend": GammaGamma(...)}``); the
+    harness keeps them in its fit records
+    (:attr:`clvmodels.evaluation.ComparisonResult.fits`). Default: empty.
 ``needs_transactions`` : bool, default False
     True when :meth:`fit` needs the calibration transaction log.
 ``fit(summary, transactions=None) -> self``
@@ -110,6 +120,16 @@ class Method:
 
     name: str = "method"
     needs_transactions: bool = False
+
+    @property
+    def display_name(self) -> str:
+        """The name people read; by default :attr:`name`."""
+        return self.name
+
+    @property
+    def fitted_models(self) -> dict:
+        """The fitted model objects by role (none for a method without models)."""
+        return {}
 
     def fit(self, summary: pd.DataFrame, transactions: pd.DataFrame | None = None) -> Method:
         raise NotImplementedError(

@@ -12,6 +12,7 @@ spread of each metric rather than one split.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from clvmodels.data import parse_dates
 from clvmodels.data.summary import rfm_summary, time_unit_days
 from clvmodels.data.transactions import read_transactions, to_timestamp, validate_transactions
 from clvmodels.errors import CLVError, ExcludedCustomersWarning, InvalidParameterError
@@ -32,10 +34,54 @@ from clvmodels.evaluation.metrics import (
 )
 from clvmodels.evaluation.registry import available_methods, get_method
 
-__all__ = ["compare", "ComparisonResult", "DEFAULT_METHODS", "backtest_cutoffs"]
+__all__ = ["compare", "ComparisonResult", "FitRecord", "DEFAULT_METHODS", "backtest_cutoffs"]
 
 #: The methods compared when none are named: every model, formula and baseline.
 DEFAULT_METHODS = None  # resolved at call time to every registered method
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """One fit the harness made: a method at a calibration cutoff.
+
+    Attributes
+    ----------
+    cutoff : Timestamp
+        The calibration end of the split.
+    method : str
+        The name the method is compared under (the result's ``method`` column).
+    display_name : str
+        The name people read ("BG/NBD + Gamma-Gamma"), as in
+        :attr:`ComparisonResult.display_names`.
+    models : dict
+        The fitted model objects the method is made of, by role
+        (``{"purchase": ..., "spend": ...}``; the method's ``fitted_models``),
+        empty for a method without models or a fit that failed.
+    warnings : tuple of warnings.WarningMessage
+        The warnings shown while this method was fitted at this cutoff, in the
+        order they were raised (``w.category``, ``w.message``, ``w.filename``,
+        ``w.lineno``). Which are shown follows the caller's warning filters;
+        run under ``warnings.simplefilter("always")`` to see every one.
+    fit_seconds : float
+        Wall time of ``fit`` (NaN when the method could not be built).
+    fitted : object
+        The fitted method object (None when it could not be built).
+    n_customers : int
+        Customers in the split's calibration summary.
+    error : str or None
+        ``"ExceptionType: message"`` when the method failed at this cutoff
+        (in ``fit`` or afterwards); its scores are then missing.
+    """
+
+    cutoff: pd.Timestamp
+    method: str
+    display_name: str
+    models: dict
+    warnings: tuple
+    fit_seconds: float
+    fitted: object = None
+    n_customers: int = 0
+    error: str | None = None
 
 
 @dataclass
@@ -65,6 +111,13 @@ class ComparisonResult:
         Fit and predict seconds per method on the main split.
     settings : dict
         Cutoffs, horizon, time unit and seed: enough to reproduce the run.
+    fits : list of FitRecord
+        Every fit the harness made, one record per (cutoff, method), in the
+        order made: the fitted models, the warnings of that fit and its time.
+    display_names : dict
+        ``{method: the name people read}`` ("bgnbd" -> "BG/NBD + Gamma-Gamma"),
+        distinct across methods; tables for people use these, files keep the
+        names.
     """
 
     leaderboard: pd.DataFrame
@@ -75,6 +128,25 @@ class ComparisonResult:
     failures: dict = field(default_factory=dict)
     timings: pd.DataFrame | None = None
     settings: dict = field(default_factory=dict)
+    fits: list = field(default_factory=list)
+    display_names: dict = field(default_factory=dict)
+
+    def fit_record(self, method: str, cutoff=None) -> FitRecord:
+        """The record of ``method``'s fit at ``cutoff`` (default: the main split's)."""
+        when = (self.settings.get("calibration_end") if cutoff is None
+                else to_timestamp(cutoff, "cutoff"))
+        for record in self.fits:
+            if record.method == method and record.cutoff == when:
+                return record
+        raise InvalidParameterError(
+            f"no fit of method {method!r} at cutoff {when}; fitted methods: "
+            f"{sorted({r.method for r in self.fits})}, cutoffs: "
+            f"{sorted({str(r.cutoff.date()) for r in self.fits})}."
+        )
+
+    def display_name(self, method: str) -> str:
+        """The name people read for ``method`` (the name itself when unknown)."""
+        return self.display_names.get(method, method)
 
     def table(self, statistic: str = "value") -> pd.DataFrame:
         """The leaderboard as a wide table: methods x metrics (``statistic`` column)."""
@@ -98,6 +170,25 @@ class ComparisonResult:
             )
         return conditional_expectations(p["frequency"], p["actual_transactions"],
                                         p["transactions"], max_frequency=max_frequency)
+
+    def verdict(self, *, n_boot: int = 200, level: float = 0.9, random_state=0,
+                progress: bool = False, decisions: dict | None = None) -> pd.DataFrame:
+        """Which method to use for each decision, with the margin's interval and significance.
+
+        See :func:`clvmodels.evaluation.verdict.comparison_verdict`: a paired bootstrap
+        over customers of the main split (``n_boot`` resamples, seeded), and across
+        backtest cutoffs the share of first places and a Diebold-Mariano test.
+        Computed once per argument set and kept.
+        """
+        from clvmodels.evaluation.verdict import comparison_verdict
+
+        key = (n_boot, level, random_state, None if decisions is None else tuple(decisions))
+        cache = self.__dict__.setdefault("_verdicts", {})
+        if key not in cache:
+            cache[key] = comparison_verdict(self, decisions=decisions, n_boot=n_boot,
+                                            level=level, random_state=random_state,
+                                            progress=progress)
+        return cache[key]
 
 
 def backtest_cutoffs(calibration_end, n_splits: int, step_days: int) -> list[pd.Timestamp]:
@@ -132,6 +223,62 @@ def _resolve_methods(methods) -> list:
     if dup:
         raise InvalidParameterError(f"method names must be unique; repeated: {dup}.")
     return out
+
+
+def _display_name(method, name: str) -> str:
+    """What a person reads for a method compared as ``name``.
+
+    The method's ``display_name`` when it has one of its own; the comparison
+    name when it has none or only echoes its ``name`` (a method registered
+    under another name must not take the name of its class's default).
+    """
+    shown = getattr(method, "display_name", None)
+    if not isinstance(shown, str) or not shown.strip():
+        return name
+    if shown == getattr(method, "name", None) and shown != name:
+        return name
+    return shown
+
+
+def _display_names(resolved) -> dict:
+    """``{name: display name}``, made distinct: a display name already taken by an earlier
+    method gets the method's name in brackets ("BG/NBD + Gamma-Gamma [mine]")."""
+    shown = {}
+    for name, template in resolved:
+        try:
+            method = template if template is not None else get_method(name)
+            shown[name] = _display_name(method, name)
+        except (CLVError, TypeError, ValueError, AttributeError):
+            shown[name] = name  # the fit will report what is wrong with the method
+    out, taken = {}, set(resolved_name for resolved_name, _ in resolved)
+    for name, display in shown.items():
+        if display in out.values() or (display != name and display in taken):
+            display = f"{display} [{name}]"
+        out[name] = display
+    return out
+
+
+@contextlib.contextmanager
+def _recorded_warnings():
+    """Collect the warnings shown in the block, passing each on to the caller as usual.
+
+    The caller's filters decide what is shown (nothing is forced to
+    "always" and nothing is emitted twice): each shown warning is appended
+    to the yielded list and handed to the ``warnings.showwarning`` in place
+    when the block started (the console, the CLI's handler, or an enclosing
+    ``catch_warnings(record=True)``).
+    """
+    caught: list[warnings.WarningMessage] = []
+    with warnings.catch_warnings():
+        passed_on = warnings.showwarning
+
+        def record(message, category, filename, lineno, file=None, line=None):
+            caught.append(warnings.WarningMessage(message, category, filename, lineno, file,
+                                                  line))
+            passed_on(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = record
+        yield caught
 
 
 def _new_method(name, template, random_state):
@@ -272,12 +419,14 @@ def compare(
 
         bar = tqdm(total=len(cutoff_list) * len(resolved), desc="compare", unit="fit")
 
-    backtest_rows, failures = [], {}
+    display_names = _display_names(resolved)
+    backtest_rows, failures, fits = [], {}, []
     main = None
     try:
         for c in cutoff_list:
             split = _run_split(log, c, c + pd.Timedelta(days=holdout_days), time_unit, horizon,
-                               resolved, random_state, errors, failures, bar)
+                               resolved, random_state, errors, failures, bar, fits,
+                               display_names)
             for name, scores in split["scores"].items():
                 for metric, value in scores.items():
                     backtest_rows.append({"cutoff": c, "method": name, "metric": metric,
@@ -299,17 +448,16 @@ def compare(
     return ComparisonResult(
         leaderboard=leaderboard, predictions=main["predictions"], backtest=backtest,
         summary=main["summary"], methods=main["fitted"], failures=failures, timings=timings,
-        settings=settings,
+        settings=settings, fits=fits, display_names=display_names,
     )
 
 
 def _as_dates(values: pd.Series) -> np.ndarray:
-    from clvmodels.data.transactions import _parse_dates
-
-    return _parse_dates(values).to_numpy().astype("datetime64[D]").astype("datetime64[s]")
+    return parse_dates(values).to_numpy().astype("datetime64[D]").astype("datetime64[s]")
 
 
-def _run_split(log, cal, obs, time_unit, horizon, resolved, random_state, errors, failures, bar):
+def _run_split(log, cal, obs, time_unit, horizon, resolved, random_state, errors, failures, bar,
+               fits, display_names):
     window = log[log["date"] <= obs]
     with warnings.catch_warnings():
         # Later arrivals are out of an early split by construction; attrs count them.
@@ -322,13 +470,19 @@ def _run_split(log, cal, obs, time_unit, horizon, resolved, random_state, errors
     cal_log = cal_log[cal_log["customer_id"].isin(summary.index)]
     scores, preds, fitted, timings = {}, [], {}, {}
     for name, template in resolved:
+        method, caught, fit_seconds, fit_done = None, [], float("nan"), False
         try:
             method = _new_method(name, template, random_state)
-            t0 = time.perf_counter()
-            if getattr(method, "needs_transactions", False):
-                method.fit(cal_summary, cal_log)
-            else:
-                method.fit(cal_summary)
+            with _recorded_warnings() as caught:
+                t0 = time.perf_counter()
+                try:
+                    if getattr(method, "needs_transactions", False):
+                        method.fit(cal_summary, cal_log)
+                    else:
+                        method.fit(cal_summary)
+                    fit_done = True
+                finally:
+                    fit_seconds = time.perf_counter() - t0
             t1 = time.perf_counter()
             p = check_predictions(method.predict(cal_summary, horizon), cal_summary, name)
             t2 = time.perf_counter()
@@ -337,6 +491,8 @@ def _run_split(log, cal, obs, time_unit, horizon, resolved, random_state, errors
                 warnings.simplefilter("ignore", category=Warning)
                 scores[name] = score_predictions(p, actual, log_likelihood=ll)
         except (CLVError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            fits.append(_fit_record(cal, name, display_names, method if fit_done else None,
+                                    caught, fit_seconds, len(cal_summary), exc))
             if errors == "raise":
                 raise
             failures[(cal, name)] = f"{type(exc).__name__}: {exc}"
@@ -346,8 +502,10 @@ def _run_split(log, cal, obs, time_unit, horizon, resolved, random_state, errors
         finally:
             if bar is not None:
                 bar.update(1)
+        fits.append(_fit_record(cal, name, display_names, method, caught, fit_seconds,
+                                len(cal_summary)))
         fitted[name] = method
-        timings[name] = {"fit_s": t1 - t0, "predict_s": t2 - t1}
+        timings[name] = {"fit_s": fit_seconds, "predict_s": t2 - t1}
         preds.append(pd.DataFrame({
             "customer_id": cal_summary.index.to_numpy(),
             "method": name,
@@ -362,6 +520,23 @@ def _run_split(log, cal, obs, time_unit, horizon, resolved, random_state, errors
                                          "actual_transactions", "actual_revenue", "frequency"]))
     return {"summary": summary, "scores": scores, "predictions": predictions,
             "fitted": fitted, "timings": timings}
+
+
+def _fit_record(cal, name, display_names, method, caught, fit_seconds, n_customers,
+                exc=None) -> FitRecord:
+    """The record of one fit; ``method`` is None when it could not be built or fitted."""
+    models = {}
+    if method is not None:
+        try:
+            models = dict(getattr(method, "fitted_models", None) or {})
+        except (CLVError, AttributeError):  # a hook that needs a finished fit
+            models = {}
+    return FitRecord(
+        cutoff=cal, method=name, display_name=display_names.get(name, name), models=models,
+        warnings=tuple(caught), fit_seconds=float(fit_seconds), fitted=method,
+        n_customers=int(n_customers),
+        error=None if exc is None else f"{type(exc).__name__}: {exc}",
+    )
 
 
 def _leaderboard(backtest: pd.DataFrame, cal, n_cutoffs: int) -> pd.DataFrame:

@@ -18,7 +18,6 @@ already implement the protocol and are registered as they are.
 from __future__ import annotations
 
 import functools
-import importlib
 import warnings
 
 import numpy as np
@@ -32,24 +31,54 @@ from clvmodels.evaluation.base import (
     prediction_frame,
 )
 from clvmodels.evaluation.registry import available_methods, register_method
+from clvmodels.models.registry import get_spec, model_keys
 
-__all__ = ["CovariateModelMethod", "ModelMethod", "PURCHASE_MODELS", "register_builtin_methods"]
+__all__ = [
+    "CovariateModelMethod",
+    "ModelMethod",
+    "covariate_model_keys",
+    "purchase_model_keys",
+    "register_builtin_methods",
+]
 
-#: name -> (module, class) of the purchase models the adapter knows.
-PURCHASE_MODELS = {
-    "bgnbd": ("clvmodels.models.bgnbd", "BGNBD"),
-    "paretonbd": ("clvmodels.models.paretonbd", "ParetoNBD"),
-    "mbgnbd": ("clvmodels.models.mbgnbd", "MBGNBD"),
-}
+
+def purchase_model_keys() -> tuple[str, ...]:
+    """Registry keys of the purchase models :class:`ModelMethod` takes (no covariates)."""
+    return model_keys(kind="purchase", covariates=False)
+
+
+def covariate_model_keys() -> tuple[str, ...]:
+    """Registry keys of the purchase models with covariates :class:`CovariateModelMethod` takes."""
+    return model_keys(kind="purchase", covariates=True)
 
 
 def _model_class(name: str):
-    if name not in PURCHASE_MODELS:
+    if name not in purchase_model_keys():
         raise InvalidParameterError(
-            f"unknown purchase model {name!r}; choose one of {sorted(PURCHASE_MODELS)}."
+            f"unknown purchase model {name!r}; choose one of {sorted(purchase_model_keys())}."
         )
-    module, cls = PURCHASE_MODELS[name]
-    return getattr(importlib.import_module(module), cls)
+    return get_spec(name).model_class()
+
+
+def _covariate_key(name: str) -> str:
+    """The registry key of the covariate version of ``name`` ("bgnbd" or "bgnbd_covariates")."""
+    keys = covariate_model_keys()
+    for key in (name, f"{name}_covariates"):
+        if key in keys:
+            return key
+    bases = sorted(k.removesuffix("_covariates") for k in keys)
+    raise InvalidParameterError(
+        f"model {name!r} has no covariate version; choose one of {bases}."
+    )
+
+
+def _spend_display(spend_model) -> str:
+    """How the spend half of a model method reads: " + Gamma-Gamma" or " (own mean spend)"."""
+    if spend_model is None:
+        return " (own mean spend)"
+    if spend_model in model_keys(kind="spend"):
+        return f" + {get_spec(spend_model).display_name}"
+    return f" + {spend_model}"
 
 
 class ModelMethod(Method):
@@ -60,6 +89,7 @@ class ModelMethod(Method):
     model : {"bgnbd", "paretonbd", "mbgnbd"}
         The purchase model.
     spend_model : {"gamma_gamma", None}
+        A spend model of the registry (``model_keys(kind="spend")``).
         ``None`` predicts revenue with each customer's own calibration mean
         spend (population mean for customers without a repeat purchase).
     penalizer : float
@@ -83,6 +113,23 @@ class ModelMethod(Method):
         suffix = "" if self.spend_model == "gamma_gamma" else "+own_spend"
         return f"{self.model}{suffix}"
 
+    @property
+    def display_name(self) -> str:
+        """The models' names from the registry, e.g. "BG/NBD + Gamma-Gamma"."""
+        model = (get_spec(self.model).display_name if self.model in purchase_model_keys()
+                 else str(self.model))
+        return model + _spend_display(self.spend_model)
+
+    @property
+    def fitted_models(self) -> dict:
+        """``{"purchase": model, "spend": model}`` once fitted (no spend entry without one)."""
+        out = {}
+        if getattr(self, "purchase_model_", None) is not None:
+            out["purchase"] = self.purchase_model_
+        if getattr(self, "spend_model_", None) is not None:
+            out["spend"] = self.spend_model_
+        return out
+
     def fit(self, summary, transactions=None):
         check_calibration_summary(summary, self.name)
         cls = _model_class(self.model)
@@ -91,19 +138,20 @@ class ModelMethod(Method):
         return self
 
     def _fit_spend_model(self, summary):
-        """The Gamma-Gamma spend model on the calibration summary (None without one)."""
-        if self.spend_model == "gamma_gamma" and "monetary_value" in summary.columns:
-            from clvmodels.models.gamma_gamma import GammaGamma
-
+        """The spend model (Gamma-Gamma) on the calibration summary (None without one)."""
+        spend_keys = model_keys(kind="spend")
+        if self.spend_model is not None and self.spend_model not in spend_keys:
+            raise InvalidParameterError(
+                f"spend_model={self.spend_model!r}: use "
+                f"{' or '.join(repr(k) for k in spend_keys)} or None."
+            )
+        if self.spend_model is not None and "monetary_value" in summary.columns:
+            cls = get_spec(self.spend_model).model_class()
             with warnings.catch_warnings():
                 # frequency-0 customers cannot inform a spend model: leaving them out of the
-                # Gamma-Gamma fit is the model's definition, not a loss of data.
+                # spend model's fit is the model's definition, not a loss of data.
                 warnings.simplefilter("ignore", ExcludedCustomersWarning)
-                return GammaGamma(drop_invalid=True).fit(summary)
-        if self.spend_model not in ("gamma_gamma", None):
-            raise InvalidParameterError(
-                f"spend_model={self.spend_model!r}: use 'gamma_gamma' or None."
-            )
+                return cls(drop_invalid=True).fit(summary)
         return None
 
     def _spend(self, summary) -> np.ndarray:
@@ -136,13 +184,6 @@ class ModelMethod(Method):
         if hook is None:
             return None
         return lambda summary, horizon, counts: hook(summary, counts, horizon)
-
-
-#: name -> (module, class) of the purchase models with time-invariant covariates.
-COVARIATE_MODELS = {
-    "bgnbd": ("clvmodels.models.covariates", "BGNBDCovariates"),
-    "paretonbd": ("clvmodels.models.covariates", "ParetoNBDCovariates"),
-}
 
 
 class CovariateModelMethod(ModelMethod):
@@ -185,6 +226,16 @@ class CovariateModelMethod(ModelMethod):
         return self.label or f"{self.model}+covariates"
 
     @property
+    def display_name(self) -> str:
+        """``label`` when given, else e.g. "BG/NBD with covariates + Gamma-Gamma"."""
+        if self.label:
+            return self.label
+        keys = covariate_model_keys()
+        key = next((k for k in (self.model, f"{self.model}_covariates") if k in keys), None)
+        model = get_spec(key).display_name if key else f"{self.model} with covariates"
+        return model + _spend_display(self.spend_model)
+
+    @property
     def needs_transactions(self) -> bool:
         return callable(self.covariates)
 
@@ -219,13 +270,7 @@ class CovariateModelMethod(ModelMethod):
 
     def fit(self, summary, transactions=None):
         check_calibration_summary(summary, self.name)
-        if self.model not in COVARIATE_MODELS:
-            raise InvalidParameterError(
-                f"model {self.model!r} has no covariate version; choose one of "
-                f"{sorted(COVARIATE_MODELS)}."
-            )
-        module, cls = COVARIATE_MODELS[self.model]
-        cls = getattr(importlib.import_module(module), cls)
+        cls = get_spec(_covariate_key(self.model)).model_class()
         frame = self._with_covariates(summary, transactions)
         self.purchase_model_ = cls(
             purchase_covariates=self.purchase_covariates,
@@ -267,9 +312,9 @@ def _model_factory(model: str):
 def register_builtin_methods() -> None:
     """Register the model adapters and the formula predictors (idempotent)."""
     known = set(available_methods())
-    for model, (module, cls) in PURCHASE_MODELS.items():
+    for model in purchase_model_keys():
         try:
-            getattr(importlib.import_module(module), cls)
+            get_spec(model).model_class()
         except (ImportError, AttributeError):  # a model not shipped in this version
             continue
         if model not in known:

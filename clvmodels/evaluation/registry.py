@@ -39,6 +39,7 @@ _REGISTRY: dict[str, Callable[[], object]] = {}
 _BUILTIN_MODULES = (
     "clvmodels.evaluation.baselines",
     "clvmodels.evaluation.ml",
+    "clvmodels.evaluation.ziln",
     "clvmodels.evaluation.methods",  # model adapters and formula predictors
 )
 _builtins_loaded = False

@@ -210,6 +210,11 @@ class _FormulaPredictor(BaseEstimator):
         parts = [str(getattr(self, p)) for p in self._variant_params]
         return f"{self.name}[{', '.join(parts)}]" if parts else self.name
 
+    @property
+    def display_name(self) -> str:
+        """The name people read in reports and leaderboards: the :attr:`label`."""
+        return self.label
+
     # -- fitting -----------------------------------------------------------
     def fit(self, summary, transactions=None):
         """Learn the formula's inputs from calibration data (see the module docstring).

@@ -11,8 +11,7 @@ reproducibility block.
 from clvmodels.report.builder import (
     SECTIONS,
     data_fingerprint,
-    pooled_chi_square,
     validation_report,
 )
 
-__all__ = ["validation_report", "data_fingerprint", "pooled_chi_square", "SECTIONS"]
+__all__ = ["validation_report", "data_fingerprint", "SECTIONS"]

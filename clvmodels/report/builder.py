@@ -24,16 +24,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clvmodels.data import parse_dates
 from clvmodels.data.summary import time_unit_days
 from clvmodels.data.tables import atomic_path, check_writable
 from clvmodels.data.transactions import read_transactions, to_timestamp, validate_transactions
 from clvmodels.errors import InvalidParameterError
 from clvmodels.evaluation.base import calibration_only
+from clvmodels.evaluation.goodness_of_fit import pooled_chi_square
 from clvmodels.evaluation.harness import compare
-from clvmodels.evaluation.methods import PURCHASE_MODELS, ModelMethod
 from clvmodels.evaluation.metrics import METRICS
+from clvmodels.models.registry import display_name as _registry_display_name
+from clvmodels.models.registry import spec_for
 
-__all__ = ["validation_report", "data_fingerprint", "pooled_chi_square", "SECTIONS"]
+__all__ = ["validation_report", "data_fingerprint", "SECTIONS"]
 
 #: (id, heading) of every section, in order; the tests and the browser check use it.
 SECTIONS = (
@@ -83,51 +86,6 @@ def _file_sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def pooled_chi_square(actual, expected, n_params: int, min_expected: float = 5.0) -> dict:
-    """Pearson chi-square of observed vs expected counts, adjacent cells pooled.
-
-    Cells are taken in order and merged with their right neighbours until the
-    pooled expected count reaches ``min_expected``; a remainder below it is
-    merged into the last pooled cell. The statistic
-    :math:`\\sum (O - E)^2 / E` has ``k - 1 - n_params`` degrees of freedom
-    (``k`` pooled cells, parameters estimated from the same data); the
-    p-value is :func:`scipy.stats.chi2.sf`. With no degree of freedom left
-    the test is not computed (``statistic`` and ``p_value`` are NaN).
-
-    Returns
-    -------
-    dict
-        ``groups`` (list of lists of input positions), ``actual``,
-        ``expected`` (pooled arrays), ``statistic``, ``df``, ``p_value``.
-    """
-    from scipy import stats
-
-    o = np.asarray(actual, dtype=float)
-    e = np.asarray(expected, dtype=float)
-    groups, cur, acc = [], [], 0.0
-    for i, v in enumerate(e):
-        cur.append(i)
-        acc += v
-        if acc >= min_expected:
-            groups.append(cur)
-            cur, acc = [], 0.0
-    if cur:
-        if groups:
-            groups[-1].extend(cur)
-        else:
-            groups.append(cur)
-    po = np.array([o[g].sum() for g in groups])
-    pe = np.array([e[g].sum() for g in groups])
-    df = len(groups) - 1 - int(n_params)
-    if df >= 1 and np.all(pe > 0):
-        stat = float(np.sum((po - pe) ** 2 / pe))
-        p = float(stats.chi2.sf(stat, df))
-    else:
-        stat, p = float("nan"), float("nan")
-    return {"groups": groups, "actual": po, "expected": pe, "statistic": stat, "df": df,
-            "p_value": p}
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -236,13 +194,16 @@ def validation_report(
 
     Runs :func:`clvmodels.compare` (every method fitted on the calibration
     period, scored on the holdout, repeated over ``n_splits`` backtest
-    cutoffs), refits each purchase model and the Gamma-Gamma spend model at
-    every cutoff for the parameter-stability table, and renders the sections
-    listed in :data:`SECTIONS`. The goodness-of-fit test is Pearson's
-    chi-square on the calibration frequency histogram (Fader, Hardie & Lee
-    2005, figure 2), the model's expected counts pooled until each cell
-    expects at least 5 customers, with ``cells - 1 - parameters`` degrees of
-    freedom (:func:`pooled_chi_square`).
+    cutoffs), reads the models the harness fitted at every cutoff, with their
+    warnings, from :attr:`~clvmodels.evaluation.ComparisonResult.fits` (for
+    the parameter-stability tables; nothing is refitted), and renders the
+    sections listed in :data:`SECTIONS`. Methods appear under their display
+    names ("BG/NBD + Gamma-Gamma"); table ids keep the method names. The
+    goodness-of-fit test is Pearson's chi-square on the calibration frequency
+    histogram (Fader, Hardie & Lee 2005, figure 2), the model's expected
+    counts pooled until each cell expects at least 5 customers, with
+    ``cells - 1 - parameters`` degrees of freedom
+    (:func:`clvmodels.evaluation.pooled_chi_square`).
 
     Parameters
     ----------
@@ -319,20 +280,16 @@ def validation_report(
     unit = _UNIT_NAMES[time_unit]
     fingerprint = data_fingerprint(transactions, customer_id, date, amount)
 
-    records: list[dict] = []
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = compare(transactions, _recording_methods(methods, records),
-                         calibration_end=cal, observation_end=obs,
+        warnings.simplefilter("always")  # every warning of every fit lands in its record
+        result = compare(transactions, methods, calibration_end=cal, observation_end=obs,
                          customer_id=customer_id, date=date, amount=amount,
                          time_unit=time_unit, n_splits=n_splits, random_state=random_state,
                          refunds=refunds)
-    compare_warnings = sorted({_warning_text(w) for w in caught})
-    from clvmodels.data.transactions import _parse_dates
-
+    compare_warnings = list(dict.fromkeys(_warning_text(w) for w in caught))  # raised order
     log = pd.DataFrame({
         "customer_id": transactions[customer_id].to_numpy(),
-        "date": _parse_dates(transactions[date]).dt.normalize().to_numpy(),
+        "date": parse_dates(transactions[date]).dt.normalize().to_numpy(),
         "amount": pd.to_numeric(transactions[amount]).to_numpy(dtype=float),
     })
 
@@ -340,20 +297,20 @@ def validation_report(
            "generated": generated.isoformat().replace("+00:00", " UTC"), "unit": unit}
     summary = result.summary
     cal_summary = calibration_only(summary)
-    model_methods = {n: m for n, m in result.methods.items() if hasattr(m, "purchase_model_")}
-    spend_model = next((m.spend_model_ for m in model_methods.values()
-                        if getattr(m, "spend_model_", None) is not None), None)
+    fits = _model_fits(result)
+    model_methods = {n: rows[fits["main"]] for n, rows in fits["records"].items()}
+    spend_model = next((r.models["spend"] for r in model_methods.values()
+                        if "spend" in r.models), None)
 
     ctx["data"] = _data_section(log, validated, summary, cal, obs, unit, time_unit)
     ctx["stats"] = _stats_section(summary, unit, max_frequency)
-    refits = _refits_from_records(records, result.settings["cutoffs"], model_methods)
-    ctx["models"] = _models_section(model_methods, spend_model, refits, cal, cal_summary)
+    ctx["models"] = _models_section(model_methods, spend_model, cal_summary)
     ctx["fit"] = _fit_section(model_methods, cal_summary, max_frequency)
     ctx["holdout"] = _holdout_section(result, model_methods, log, cal, obs, time_unit, unit,
                                       max_frequency)
-    ctx["backtest"] = _backtest_section(result, model_methods, refits, spend_model is not None)
+    ctx["backtest"] = _backtest_section(result, model_methods, fits)
     ctx["assumptions"] = _assumptions_section(spend_model, cal_summary, result, model_methods)
-    ctx["limitations"] = _limitations(result, summary, refits, cal, obs, unit, compare_warnings,
+    ctx["limitations"] = _limitations(result, summary, fits, cal, obs, unit, compare_warnings,
                                       ctx["fit"])
     ctx["compare_warnings"] = compare_warnings
     ctx["repro"] = {
@@ -372,7 +329,7 @@ def validation_report(
             ("Backtest cutoffs", ", ".join(str(c.date()) for c in result.settings["cutoffs"])),
             ("Time unit", f"{time_unit} ({time_unit_days(time_unit):g} days)"),
             ("Random seed (random_state)", str(random_state)),
-            ("Methods", ", ".join(result.settings["methods"])),
+            ("Methods (as named in the call)", ", ".join(result.settings["methods"])),
             ("Generated", ctx["generated"]),
         ]),
         "call": _call_string(transactions, path_in, call_kwargs),
@@ -490,88 +447,47 @@ def _stats_section(summary, unit, max_frequency) -> dict:
                            "Distributions of the calibration summary.")}
 
 
-class _RecordingModelMethod(ModelMethod):
-    """A model adapter that records each fitted copy (and its warnings) in a shared list.
+def _model_fits(result) -> dict:
+    """The harness's fit records of the methods with a purchase model, by method and cutoff.
 
-    The harness copies method objects for every cutoff (``copy.deepcopy`` when
-    they are not scikit-learn estimators); the copies share the recorder, so
-    the report sees the models the harness fitted at every cutoff without
-    fitting them again.
+    Returns ``{"cutoffs": [...], "main": index of the main split's cutoff,
+    "records": {method: [FitRecord or None per cutoff]}, "n_customers":
+    {cutoff: customers}}``; the methods are those with a fitted purchase model
+    on the main split, in the comparison's order.
     """
-
-    def __init__(self, model="bgnbd", spend_model="gamma_gamma", penalizer=0.0, recorder=None):
-        super().__init__(model=model, spend_model=spend_model, penalizer=penalizer)
-        self.recorder = recorder
-
-    def __deepcopy__(self, memo):
-        return type(self)(self.model, self.spend_model, self.penalizer, self.recorder)
-
-    def fit(self, summary, transactions=None):
-        entry = {"cutoff": summary.attrs.get("calibration_end"), "name": self.name,
-                 "method": self, "n_customers": len(summary),
-                 "n_repeat": int((summary["frequency"] > 0).sum()), "error": None}
-        caught = []
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                super().fit(summary, transactions)
-        except Exception as exc:
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            entry["warnings"] = sorted({_warning_text(w) for w in caught})
-            entry["spend_warnings"] = sorted({_warning_text(w) for w in caught
-                                              if "amma" in str(w.message)
-                                              or "gamma_gamma" in str(w.filename)})
-            if self.recorder is not None:
-                self.recorder.append(entry)
-            for w in list(caught):  # pass them on to the harness's caller
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        return self
+    cutoffs = list(result.settings["cutoffs"])
+    main = cutoffs.index(result.settings["calibration_end"])
+    by_key = {(r.cutoff, r.method): r for r in result.fits}
+    names = [n for n in result.methods
+             if "purchase" in getattr(by_key.get((cutoffs[main], n)), "models", {})]
+    n_customers = {}
+    for r in result.fits:
+        n_customers.setdefault(r.cutoff, r.n_customers)
+    return {"cutoffs": cutoffs, "main": main,
+            "records": {n: [by_key.get((c, n)) for c in cutoffs] for n in names},
+            "n_customers": {c: n_customers.get(c, float("nan")) for c in cutoffs}}
 
 
-def _recording_methods(methods, recorder) -> list:
-    """``methods`` with the purchase-model adapters replaced by recording ones."""
-    from clvmodels.evaluation.registry import available_methods, get_method
-
-    names = available_methods() if methods is None else list(methods)
-    out = []
-    for m in names:
-        template = m
-        if isinstance(m, str) and m in PURCHASE_MODELS:
-            template = get_method(m)
-        if type(template) is ModelMethod:
-            out.append(_RecordingModelMethod(template.model, template.spend_model,
-                                             template.penalizer, recorder))
-        else:
-            out.append(m)
+def _by_display_name(frame: pd.DataFrame, result) -> pd.DataFrame:
+    """``frame`` (indexed by method) indexed by the names people read instead."""
+    out = frame.copy()
+    out.index = pd.Index([result.display_name(m) for m in frame.index], name="method")
     return out
 
 
-def _refits_from_records(records, cutoffs, model_methods) -> dict:
-    """The recorded fits arranged by model and cutoff (the layout the sections use)."""
-    out = {"cutoffs": list(cutoffs), "models": {n: [] for n in model_methods}, "spend": [],
-           "n_customers": {}}
-    by_key = {(pd.Timestamp(r["cutoff"]), r["name"]): r for r in records}
-    for c in cutoffs:
-        spend_row = None
-        for name in model_methods:
-            r = by_key.get((c, name))
-            if r is None:
-                out["models"][name].append({"model": None, "error": "not fitted",
-                                            "warnings": []})
-                continue
-            out["n_customers"][c] = (r["n_customers"], r["n_repeat"])
-            method = r["method"]
-            out["models"][name].append({
-                "model": getattr(method, "purchase_model_", None), "error": r["error"],
-                "warnings": [w for w in r["warnings"] if w not in r["spend_warnings"]]})
-            if spend_row is None and getattr(method, "spend_model_", None) is not None:
-                spend_row = {"model": method.spend_model_, "error": None,
-                             "warnings": r["spend_warnings"]}
-        out["spend"].append(spend_row or {"model": None, "error": "not fitted", "warnings": []})
-        out["n_customers"].setdefault(c, (float("nan"), float("nan")))
-    return out
+def _model_title(model) -> str:
+    """The registry's display name of a model ("BG/NBD"), else its class name."""
+    try:
+        return _registry_display_name(model)
+    except InvalidParameterError:  # a stand-in the registry does not know
+        return type(model).__name__
+
+
+def _has_covariates(model) -> bool:
+    try:
+        return spec_for(model).covariates
+    except InvalidParameterError:
+        return False
 
 
 def _param_table(model, table_id: str) -> dict:
@@ -607,33 +523,39 @@ def _model_facts(model) -> list[dict]:
     return _facts(pairs)
 
 
-def _models_section(model_methods, spend_model, refits, cal, cal_summary) -> dict:
-    blocks = []
-    for name, method in model_methods.items():
-        pm = method.purchase_model_
-        main = next((r for c, r in zip(refits["cutoffs"], refits["models"][name], strict=True)
-                     if c == cal), None)
-        fig, axes = _figure(6.0, 4.0)
-        from clvmodels.plotting import plot_probability_alive_matrix
+def _models_section(model_methods, spend_model, cal_summary) -> dict:
+    from clvmodels.plotting import plot_probability_alive_matrix
 
-        plot_probability_alive_matrix(pm, cal_summary, max_frequency=min(
-            30, int(cal_summary["frequency"].max())), ax=axes[0, 0])
+    blocks = []
+    spend_of = None
+    for name, record in model_methods.items():
+        pm = record.models["purchase"]
+        title = _model_title(pm)
+        if spend_model is not None and record.models.get("spend") is spend_model:
+            spend_of = record.display_name
+        figure, note = None, None
+        if _has_covariates(pm):
+            note = (f"{title}: no P(alive) matrix is drawn, as probability alive depends on each "
+                    "customer's attributes as well as on (frequency, recency).")
+        else:
+            fig, axes = _figure(6.0, 4.0)
+            plot_probability_alive_matrix(pm, cal_summary, max_frequency=min(
+                30, int(cal_summary["frequency"].max())), ax=axes[0, 0])
+            figure = _png(fig, f"P(alive) matrix of {title}",
+                          f"{title}: probability alive over (frequency, recency) for customers "
+                          "of the largest age T in the data.")
         blocks.append({
-            "name": name, "label": type(pm).__name__,
+            "name": name, "title": title, "method": record.display_name,
             "params": _param_table(pm, f"params-{name}"),
             "facts": _model_facts(pm),
-            "warnings": main["warnings"] if main else [],
-            "figure": _png(fig, f"P(alive) matrix of {name}",
-                           f"{type(pm).__name__}: probability alive over (frequency, recency) "
-                           "for customers of the largest age T in the data."),
+            "warnings": list(dict.fromkeys(_warning_text(w) for w in record.warnings)),
+            "figure": figure, "note": note,
         })
     spend = None
     if spend_model is not None:
-        main = next((r for c, r in zip(refits["cutoffs"], refits["spend"], strict=True)
-                     if c == cal), None)
-        spend = {"params": _param_table(spend_model, "params-gamma_gamma"),
-                 "facts": _model_facts(spend_model),
-                 "warnings": main["warnings"] if main else []}
+        spend = {"title": _model_title(spend_model),
+                 "params": _param_table(spend_model, "params-gamma_gamma"),
+                 "facts": _model_facts(spend_model), "fitted_with": spend_of}
     return {"blocks": blocks, "spend": spend}
 
 
@@ -641,10 +563,12 @@ def _fit_section(model_methods, cal_summary, max_frequency) -> dict:
     from clvmodels.plotting import frequency_histogram_table, plot_frequency_histogram
 
     blocks = []
-    for name, method in model_methods.items():
-        pm = method.purchase_model_
-        if not callable(getattr(pm, "probability_of_purchases", None)):
+    for name, record in model_methods.items():
+        pm = record.models["purchase"]
+        # a covariate model's histogram depends on the customers' attributes as well
+        if not callable(getattr(pm, "probability_of_purchases", None)) or _has_covariates(pm):
             continue
+        title = _model_title(pm)
         table = frequency_histogram_table(pm, cal_summary, max_frequency)
         k = len(pm.params_)
         test = pooled_chi_square(table["actual"], table["model"], k)
@@ -656,7 +580,7 @@ def _fit_section(model_methods, cal_summary, max_frequency) -> dict:
         }, index=pd.Index([labels[g[0]] if len(g) == 1 else f"{labels[g[0]]}–{labels[g[-1]]}"
                            for g in test["groups"]], name="frequency"))
         fig, axes = _figure(6.5, 3.8)
-        plot_frequency_histogram(pm, cal_summary, max_frequency, ax=axes[0, 0], label=name)
+        plot_frequency_histogram(pm, cal_summary, max_frequency, ax=axes[0, 0], label=title)
         if np.isfinite(test["statistic"]):
             verdict = (f"chi-square = {test['statistic']:.2f} on {test['df']} degrees of freedom "
                        f"({len(test['groups'])} cells - 1 - {k} parameters), p = "
@@ -668,15 +592,15 @@ def _fit_section(model_methods, cal_summary, max_frequency) -> dict:
             verdict = (f"chi-square not computed: {len(test['groups'])} pooled cells leave "
                        f"{test['df']} degrees of freedom for {k} parameters.")
         blocks.append({
-            "name": name,
+            "name": name, "title": title,
             "table": _table(pooled, "frequency", table_id=f"chisq-{name}",
                             caption="Cells pooled until each expects at least 5 customers."),
             "raw": _table(table.rename(columns={"actual": "actual customers",
                                                 "model": "expected customers"}), "frequency"),
             "verdict": verdict, "statistic": test["statistic"], "df": test["df"],
             "p_value": test["p_value"],
-            "figure": _png(fig, f"Frequency histogram, actual vs {name}",
-                           f"Calibration repeat transactions: actual customers vs {name}'s "
+            "figure": _png(fig, f"Frequency histogram, actual vs {title}",
+                           f"Calibration repeat transactions: actual customers vs {title}'s "
                            "expectation."),
         })
     return {"blocks": blocks}
@@ -696,9 +620,9 @@ def _holdout_section(result, model_methods, log, cal, obs, time_unit, unit, max_
     tx_cols = [m for m in _HOLDOUT_METRICS if m in wide.columns]
     rev_cols = [m for m in _REVENUE_METRICS if m in wide.columns]
     order = wide.sort_values("transactions_mae").index if "transactions_mae" in wide else wide.index
-    tx = wide.loc[order, tx_cols]
+    tx = _by_display_name(wide.loc[order, tx_cols], result)
     rev_order = wide.sort_values("revenue_mae").index if "revenue_mae" in wide else wide.index
-    rev = wide.loc[rev_order, rev_cols]
+    rev = _by_display_name(wide.loc[rev_order, rev_cols], result)
     tables = [
         _table(tx, "method", table_id="leaderboard-transactions",
                caption="Holdout transactions per customer, main split, sorted by MAE."),
@@ -711,20 +635,26 @@ def _holdout_section(result, model_methods, log, cal, obs, time_unit, unit, max_
     figures = []
     fig, axes = _figure(11.0, max(4.0, 0.28 * len(wide) + 1.5), 2, 1)
     if "transactions_mae" in wide:
-        plot_leaderboard(result.leaderboard, "transactions_mae", ax=axes[0, 0])
+        plot_leaderboard(result.leaderboard, "transactions_mae", ax=axes[0, 0],
+                         labels=result.display_names)
     if "revenue_mae" in wide:
-        plot_leaderboard(result.leaderboard, "revenue_mae", ax=axes[0, 1])
+        plot_leaderboard(result.leaderboard, "revenue_mae", ax=axes[0, 1],
+                         labels=result.display_names)
     figures.append(_png(fig, "Leaderboard bar charts",
                         "Holdout MAE per method, error bars one standard deviation across "
                         "backtest cutoffs."))
-    for name, method in model_methods.items():
+    for record in model_methods.values():
+        pm = record.models["purchase"]
+        if _has_covariates(pm):  # a new customer's expectation depends on her attributes
+            continue
+        title = _model_title(pm)
         fig, axes = _figure(11.0, 3.8, 2, 1)
-        plot_cumulative_tracking(log, method.purchase_model_, cal, obs, time_unit=time_unit,
-                                 ax=axes[0, 0], label=name)
-        plot_incremental_tracking(log, method.purchase_model_, cal, obs, time_unit=time_unit,
-                                  ax=axes[0, 1], label=name)
-        figures.append(_png(fig, f"Tracking plots of {name}",
-                            f"{name}: cumulative and weekly repeat transactions of the "
+        plot_cumulative_tracking(log, pm, cal, obs, time_unit=time_unit, ax=axes[0, 0],
+                                 label=title)
+        plot_incremental_tracking(log, pm, cal, obs, time_unit=time_unit, ax=axes[0, 1],
+                                  label=title)
+        figures.append(_png(fig, f"Tracking plots of {title}",
+                            f"{title}: cumulative and weekly repeat transactions of the "
                             "calibration cohort, actual vs model, calibration end marked."))
     # conditional expectations and gains: the models plus the three other methods with the
     # lowest RMSE (MAE favours predicting almost nothing for counts that are mostly 0)
@@ -734,7 +664,8 @@ def _holdout_section(result, model_methods, log, cal, obs, time_unit, unit, max_
     shown = list(model_methods) + others
     p = result.predictions
     first = p[p["method"] == shown[0]] if shown else p.iloc[:0]
-    preds = {m: p.loc[p["method"] == m, "transactions"].to_numpy() for m in shown}
+    label = result.display_name
+    preds = {label(m): p.loc[p["method"] == m, "transactions"].to_numpy() for m in shown}
     cond = None
     if shown:
         ce = conditional_expectations_table(first["frequency"].to_numpy(),
@@ -748,8 +679,8 @@ def _holdout_section(result, model_methods, log, cal, obs, time_unit, unit, max_
                                       max_frequency, ax=axes[0, 0])
         figures.append(_png(fig, "Conditional expectations",
                             "Mean holdout transactions by calibration frequency, actual vs "
-                            f"{', '.join(shown)}."))
-        rev_preds = {m: p.loc[p["method"] == m, "revenue"].to_numpy() for m in shown}
+                            f"{', '.join(map(label, shown))}."))
+        rev_preds = {label(m): p.loc[p["method"] == m, "revenue"].to_numpy() for m in shown}
         fig, axes = _figure(11.0, 4.0, 2, 1)
         plot_gains(first["actual_revenue"].to_numpy(), rev_preds, ax=axes[0, 0])
         plot_gains(first["actual_revenue"].to_numpy(), rev_preds, ax=axes[0, 1], kind="lift")
@@ -768,14 +699,16 @@ def _holdout_section(result, model_methods, log, cal, obs, time_unit, unit, max_
     totals.columns = ["predicted transactions", "actual transactions", "predicted revenue",
                       "actual revenue"]
     return {"tables": tables, "legend": legend, "figures": figures, "conditional": cond,
-            "totals": _table(totals, "method", table_id="holdout-totals",
+            "totals": _table(_by_display_name(totals, result), "method",
+                             table_id="holdout-totals",
                              caption="Holdout totals over the calibration cohort."),
-            "failures": [f"{c.date()} {m}: {msg}" for (c, m), msg in result.failures.items()],
-            "best_tx": order[0] if len(order) else None,
-            "best_rev": rev_order[0] if len(rev_order) else None}
+            "failures": [f"{c.date()} {result.display_name(m)}: {msg}"
+                         for (c, m), msg in result.failures.items()],
+            "best_tx": result.display_name(order[0]) if len(order) else None,
+            "best_rev": result.display_name(rev_order[0]) if len(rev_order) else None}
 
 
-def _backtest_section(result, model_methods, refits, has_spend) -> dict:
+def _backtest_section(result, model_methods, fits) -> dict:
     bt = result.backtest
     tables = []
     for metric in ("transactions_mae", "revenue_mae", "transactions_total_error_pct"):
@@ -787,33 +720,43 @@ def _backtest_section(result, model_methods, refits, has_spend) -> dict:
         wide["mean"] = wide.mean(axis=1)
         wide["std"] = wide.iloc[:, :-1].std(axis=1, ddof=1) if wide.shape[1] > 2 else np.nan
         wide = wide.sort_values("mean", key=np.abs if metric.endswith("pct") else None)
-        tables.append(_table(wide, "method", table_id=f"backtest-{metric}",
+        tables.append(_table(_by_display_name(wide, result), "method",
+                             table_id=f"backtest-{metric}",
                              caption=f"{metric} at each calibration cutoff."))
     params = []
-    for name, rows in refits["models"].items():
+    for name, rows in fits["records"].items():
         frame = []
-        for c, r in zip(refits["cutoffs"], rows, strict=True):
-            entry = {"cutoff": str(c.date()), "customers": refits["n_customers"][c][0]}
-            if r["model"] is not None:
-                entry.update({k: float(v) for k, v in r["model"].params_.items()})
-                entry["log-likelihood"] = r["model"].log_likelihood_
-                entry["converged"] = bool(r["model"].converged_)
-            entry["warnings"] = len(r["warnings"]) + (r["error"] is not None)
+        for c, r in zip(fits["cutoffs"], rows, strict=True):
+            entry = {"cutoff": str(c.date()), "customers": fits["n_customers"][c]}
+            model = None if r is None else r.models.get("purchase")
+            if model is not None:
+                entry.update({k: float(v) for k, v in model.params_.items()})
+                entry["log-likelihood"] = model.log_likelihood_
+                entry["converged"] = bool(model.converged_)
+            entry["warnings"] = (1 if r is None else
+                                 len(set(map(_warning_text, r.warnings))) + (r.error is not None))
             frame.append(entry)
         df = pd.DataFrame(frame).set_index("cutoff")
-        params.append({"name": name, "table": _table(df, "cutoff", table_id=f"stability-{name}")})
-    if has_spend:
+        params.append({"name": result.display_name(name),
+                       "table": _table(df, "cutoff", table_id=f"stability-{name}")})
+    spend_rows = next((rows for rows in fits["records"].values()
+                       if "spend" in rows[fits["main"]].models), None)
+    if spend_rows is not None:
         frame = []
-        for c, r in zip(refits["cutoffs"], refits["spend"], strict=True):
-            entry = {"cutoff": str(c.date()), "repeat customers": refits["n_customers"][c][1]}
-            if r["model"] is not None:
-                entry.update({k: float(v) for k, v in r["model"].params_.items()})
-                entry["mean spend"] = float(r["model"].params_["p"] * r["model"].params_["gamma"]
-                                            / (r["model"].params_["q"] - 1)) \
-                    if r["model"].params_["q"] > 1 else float("nan")
+        for c, r in zip(fits["cutoffs"], spend_rows, strict=True):
+            model = None if r is None else r.models.get("spend")
+            entry = {"cutoff": str(c.date()),
+                     "repeat customers fitted": np.nan if model is None else model.n_customers_}
+            if model is not None:
+                entry.update({k: float(v) for k, v in model.params_.items()})
+                entry["mean spend"] = float(model.params_["p"] * model.params_["gamma"]
+                                            / (model.params_["q"] - 1)) \
+                    if model.params_["q"] > 1 else float("nan")
             frame.append(entry)
         df = pd.DataFrame(frame).set_index("cutoff")
-        params.append({"name": "gamma_gamma",
+        spend = spend_rows[fits["main"]].models["spend"]
+        params.append({"name": f"{_model_title(spend)} (spend model of "
+                               f"{spend_rows[fits['main']].display_name})",
                        "table": _table(df, "cutoff", table_id="stability-gamma_gamma")})
     figure = None
     rows = bt[bt["metric"] == "transactions_mae"]
@@ -824,7 +767,7 @@ def _backtest_section(result, model_methods, refits, has_spend) -> dict:
         ax = axes[0, 0]
         for m in keep:
             r = rows[rows["method"] == m].sort_values("cutoff")
-            ax.plot(r["cutoff"], r["value"], marker="o", label=m)
+            ax.plot(r["cutoff"], r["value"], marker="o", label=result.display_name(m))
         ax.set_xlabel("Calibration cutoff")
         ax.set_ylabel("transactions_mae (lower is better)")
         ax.set_title("Holdout MAE across backtest cutoffs")
@@ -834,13 +777,13 @@ def _backtest_section(result, model_methods, refits, has_spend) -> dict:
                       "transactions_mae of the models and the three other methods with the "
                       "lowest transactions RMSE at each cutoff.")
     fit_warnings = []
-    for name, rows in [*refits["models"].items(), ("gamma_gamma", refits["spend"])]:
-        for c, r in zip(refits["cutoffs"], rows, strict=True):
-            fit_warnings += [f"{c.date()} {name}: {w}" for w in r["warnings"]]
-            if r["error"] is not None:
-                fit_warnings.append(f"{c.date()} {name}: {r['error']}")
+    for r in result.fits:  # every method at every cutoff, in the order fitted
+        shown = [f"{r.cutoff.date()} {r.display_name}: {_warning_text(w)}" for w in r.warnings]
+        fit_warnings += list(dict.fromkeys(shown))
+        if r.error is not None:
+            fit_warnings.append(f"{r.cutoff.date()} {r.display_name}: {r.error}")
     return {"tables": tables, "params": params, "figure": figure, "warnings": fit_warnings,
-            "cutoffs": [str(c.date()) for c in refits["cutoffs"]]}
+            "cutoffs": [str(c.date()) for c in fits["cutoffs"]]}
 
 
 def _assumptions_section(spend_model, cal_summary, result, model_methods) -> dict:
@@ -870,19 +813,20 @@ def _assumptions_section(spend_model, cal_summary, result, model_methods) -> dic
         spend = _table(by, "frequency", table_id="spend-by-frequency",
                        caption="Mean repeat spend by calibration frequency (repeat customers).")
     p = result.predictions
-    for name in model_methods:
+    for name, record in model_methods.items():
+        title = record.display_name
         q = p[p["method"] == name]
         pred, act = q["transactions"].sum(), q["actual_transactions"].sum()
         items.append(
-            f"{name} assumes each customer buys at a constant rate while alive and that "
+            f"{title} assumes each customer buys at a constant rate while alive and that "
             "purchase rates and dropout are independent across the population. Checked by "
             f"the holdout total: predicted {pred:,.1f} repeat transactions vs {act:,.0f} "
             f"actual ({100 * (pred - act) / act:+.1f}%)." if act > 0 else
-            f"{name}: no holdout transactions to check against.")
+            f"{title}: no holdout transactions to check against.")
     return {"checks": items, "spend_table": spend}
 
 
-def _limitations(result, summary, refits, cal, obs, unit, compare_warnings, fit) -> list[str]:
+def _limitations(result, summary, fits, cal, obs, unit, compare_warnings, fit) -> list[str]:
     out = []
     n_ex = int(summary.attrs.get("n_excluded_customers", 0))
     out.append("Only customers whose first purchase is on or before the calibration end "
@@ -890,9 +834,8 @@ def _limitations(result, summary, refits, cal, obs, unit, compare_warnings, fit)
                + (f"; {n_ex:,} later customers are not." if n_ex else "."))
     out.append(f"The holdout window is {(obs - cal).days} days long and is a single period; "
                "predictions over other horizons are not validated by this report.")
-    if len(refits["cutoffs"]) > 1:
-        sizes = ", ".join(f"{c.date()}: {refits['n_customers'][c][0]:,}"
-                          for c in refits["cutoffs"])
+    if len(fits["cutoffs"]) > 1:
+        sizes = ", ".join(f"{c.date()}: {fits['n_customers'][c]:,}" for c in fits["cutoffs"])
         out.append(f"Backtest cutoffs share the main split's holdout length; earlier cutoffs "
                    f"have shorter calibration histories (customers per cutoff: {sizes}), and "
                    "their holdout windows overlap the main calibration period, so the cutoffs "
