@@ -725,8 +725,8 @@ def _fit_one(summary: DataFrame, model, max_rows: int, unit: str, stacklevel: in
     valid.attrs = dict(rows.attrs)
     model.fit(valid, weights="_n")
     model.n_excluded_customers_ = n_invalid
-    if hasattr(model, "fit_info_"):
-        model.fit_info_["n_excluded_customers"] = n_invalid
+    if hasattr(model, "fit_result_"):
+        model.fit_result_.extra["n_excluded_customers"] = n_invalid
     if n_invalid:
         warnings.warn(
             f"{type(model).__name__} fit left out {n_invalid} of {n_total} customers with "

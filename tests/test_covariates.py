@@ -546,8 +546,7 @@ def test_parameter_draws_have_raw_scale_coefficients_and_the_fit_covariance():
     model = cv.BGNBDCovariates(purchase_covariates=["channel"], reference={"channel": "web"},
                                dropout_covariates=["channel"]).fit(summary)
     assert model.params_["purchase:channel[shop]"] < 0  # a negative coefficient
-    draws = cv._from_optimizer_scale(draw_parameters(cv._optimizer_scale_view(model), 8000,
-                                                     random_state=3))
+    draws = draw_parameters(model, 8000, random_state=3)
     assert np.all(np.isfinite(draws))
     z = np.column_stack([np.log(draws[:, :4]), draws[:, 4:]])
     cov = model._covariance_log
@@ -627,8 +626,7 @@ def test_vectorised_draws_equal_one_model_per_draw(kind):
 
     model, summary = _interval_fixture(kind)
     rows = summary.iloc[::97]
-    draws = cv._from_optimizer_scale(
-        draw_parameters(cv._optimizer_scale_view(model), 25, random_state=6))
+    draws = draw_parameters(model, 25, random_state=6)
     data, _ = model._interval_data(rows, "expected_purchases")
     for quantity, kwargs in (("expected_purchases", {"t": 13.0}), ("probability_alive", {})):
         fast = model._predict_with_params(quantity, draws, data, **kwargs)

@@ -3,11 +3,14 @@
 Each model is a module of pure functions (log-likelihood, analytic gradient,
 predictions) plus a thin estimator class built on
 :class:`clvmodels.models._base.BaseModel`; :mod:`clvmodels.models._fit` does
-the maximum-likelihood work. Saved models are read back with
+the maximum-likelihood work (per-parameter transforms: :data:`LOG`,
+:data:`IDENTITY`, :data:`LOGIT`) and records each fit in a
+:class:`FitResult` (``model.fit_result_``). Saved models are read back with
 :func:`clvmodels.models.io.load_model`.
 """
 
 from clvmodels.models._base import BaseModel
+from clvmodels.models._fit import IDENTITY, LOG, LOGIT, FitResult, FitWarning, Transform
 from clvmodels.models.bgbb import BGBB
 from clvmodels.models.bgnbd import BGNBD
 from clvmodels.models.clv import convert_discount_rate, customer_lifetime_value
@@ -26,6 +29,12 @@ from clvmodels.models.uncertainty import bootstrap_parameters, draw_parameters
 
 __all__ = [
     "BaseModel",
+    "FitResult",
+    "FitWarning",
+    "Transform",
+    "LOG",
+    "IDENTITY",
+    "LOGIT",
     "BGNBD",
     "BGNBDCovariates",
     "BGBB",

@@ -14,8 +14,11 @@ new-customer quantities from :class:`PurchaseModelMixin` by naming its module's
 functions. The complete list:
 ``_param_names`` (tuple of str)
     Parameter names in the order of the ``params`` arrays the pure functions
-    take, e.g. ``("r", "alpha", "a", "b")``. All parameters must be positive
-    (they are optimised on the log scale).
+    take, e.g. ``("r", "alpha", "a", "b")``. Each is optimised on the scale
+    of its transform in ``_param_transforms`` (default log: positive).
+``_param_transforms`` (dict, optional)
+    ``{name: "identity"}`` for a real-valued parameter, ``{name: "logit"}``
+    for a probability; unlisted parameters are positive (log).
 ``_data_columns`` (tuple of str)
     Column names of the data, in the order the pure functions take them,
     e.g. ``("frequency", "recency", "T")``. ``fit(summary)`` reads these
@@ -58,25 +61,31 @@ evaluation. The bootstrap uses ``_bootstrap_data`` (unique rows and counts of
 the calibration summary) and ``_refit_weighted`` (refit on reweighted rows).
 
 Everything else comes from here: ``fit`` (compression to unique rows,
-L-BFGS-B on log-parameters, Hessian standard errors; see
-:mod:`clvmodels.models._fit`), ``from_params``, ``summary()``, ``aic``,
-``bic``, ``save``, the fitted attributes ``params_``, ``log_likelihood_``,
-``n_customers_``, ``converged_``, ``covariance_``, ``fit_info_``,
-``time_unit_``, and scikit-learn's ``get_params``/``set_params``/``clone``.
+L-BFGS-B on the transformed parameters, Hessian standard errors; see
+:mod:`clvmodels.models._fit`), ``from_params``, ``summary()``,
+``summary_text()`` (and ``print(model)``), ``aic``, ``bic``, ``save``, the
+typed record of the fit ``fit_result_`` (:class:`~clvmodels.models._fit.FitResult`)
+and the fitted attributes read from it, ``params_``, ``log_likelihood_``,
+``n_customers_``, ``converged_``, ``covariance_``, ``time_unit_`` (and
+``fit_info_``, a dict-like view kept for compatibility), and scikit-learn's
+``get_params``/``set_params``/``clone``.
 """
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from clvmodels import errors as _errors
 from clvmodels._version import __version__
 from clvmodels.errors import (
     InvalidParameterError,
@@ -86,8 +95,13 @@ from clvmodels.errors import (
 from clvmodels.models._checks import check_is_fitted, validate_data, weights_array
 from clvmodels.models._fit import (
     DEFAULT_LOG_BOUNDS,
+    LOG,
     FitResult,
+    FitWarning,
+    Transform,
+    compress,
     fit_maximum_likelihood,
+    get_transform,
     summary_table,
 )
 from clvmodels.models.conditional_pmf import log_conditional_pmf
@@ -377,9 +391,11 @@ class BaseModel(_Hyperparameters):
     Parameters
     ----------
     penalizer : float, default 0
-        Strength of an L2 penalty on the log-parameters,
-        ``penalizer * sum(log(theta)**2)``, added to the mean negative
-        log-likelihood per customer. Off by default (plain maximum likelihood).
+        Strength of an L2 penalty on the transformed parameters,
+        ``penalizer * sum(x**2)`` with ``x = log(theta)`` for positive
+        parameters (a real coefficient enters as itself, a probability as its
+        logit), added to the mean negative log-likelihood per customer. Off by
+        default (plain maximum likelihood).
     n_starts : int, default 3
         Number of start values tried (the model's default start first, then
         deterministic alternatives); the best optimum is kept.
@@ -397,9 +413,14 @@ class BaseModel(_Hyperparameters):
     covariance_ : DataFrame
         Covariance of the estimates (natural scale, delta method); NaN when
         the Hessian was not positive definite.
-    fit_info_ : dict
-        Convergence facts: optimizer message, iterations, gradient norm,
-        starts tried and the log-likelihood from each, unique rows, ...
+    fit_result_ : FitResult
+        The typed record of the fit: estimates, covariance on both scales,
+        log-likelihood, AIC/BIC, customers, convergence facts (message,
+        iterations, gradient norm, Hessian positive definite, starts and their
+        log-likelihoods, unique rows), the transforms and the warnings.
+    fit_info_ : mapping
+        The convergence facts of ``fit_result_`` under their old dict keys
+        (compatibility; new code reads ``fit_result_``).
     time_unit_ : str or None
         Time unit of the fitted summary (``summary.attrs["time_unit"]``).
     """
@@ -411,6 +432,14 @@ class BaseModel(_Hyperparameters):
     _bounded_by: ClassVar[dict[str, str]] = {}
     _zero_implies_zero: ClassVar[dict[str, str]] = {}
     _log_bounds: ClassVar[tuple[float, float]] = DEFAULT_LOG_BOUNDS
+    #: Transform of each parameter the optimiser works with, by name: ``"log"`` (positive
+    #: parameters, the default for every name not listed), ``"identity"`` (real-valued
+    #: coefficients), ``"logit"`` (probabilities). ``_log_bounds`` bound every transformed
+    #: parameter and ``penalizer`` acts on the transformed scale.
+    _param_transforms: ClassVar[Mapping[str, str]] = {}
+    #: Name of the file section holding parameters beyond ``_param_names`` (e.g. covariate
+    #: coefficients, whose names depend on the data); None when there are none.
+    _extra_params_section: ClassVar[str | None] = None
     #: Prediction columns in the order the interval machinery sorts unique rows by (default
     #: ``_data_columns``); e.g. ``("frequency", "T", "recency")`` keeps each (x, T) group of
     #: BG/NBD rows in one chunk, so quantities that depend on (x, T) only are computed once.
@@ -440,6 +469,24 @@ class BaseModel(_Hyperparameters):
     def _check_data(self, data: dict[str, np.ndarray], index: pd.Index) -> list[str]:
         """Model-specific validation; return a list of problem messages (empty if fine)."""
         return []
+
+    @classmethod
+    def _transform_of(cls, name: str) -> Transform:
+        """The transform of parameter ``name`` (``_param_transforms``, default log)."""
+        return get_transform(cls._param_transforms.get(name, LOG))
+
+    def _transforms(self, names=None) -> tuple[Transform, ...]:
+        """The transforms of ``names`` (default: every parameter in ``params_``)."""
+        names = self.params_.index if names is None else names
+        return tuple(self._transform_of(n) for n in names)
+
+    def _bound_message(self, at_bound: dict[str, float]) -> str | None:
+        """Optional: the model's own diagnosis when parameters run to a search bound.
+
+        ``at_bound`` maps those parameters to their values; None keeps the
+        generic :class:`~clvmodels.errors.ConvergenceWarning` message.
+        """
+        return None
 
     # ------------------------------------------------------------------- fit
     def fit(self, summary: pd.DataFrame | None = None, *, weights=None, **columns) -> BaseModel:
@@ -475,6 +522,8 @@ class BaseModel(_Hyperparameters):
             penalizer=float(self.penalizer),
             log_bounds=self._log_bounds,
             prepare=type(self)._prepare_data,
+            transforms=self._transforms(self._param_names),
+            bound_message=self._bound_message,
         )
         self._set_fit_result(result)
         unit = summary.attrs.get("time_unit") if isinstance(summary, pd.DataFrame) else None
@@ -494,32 +543,37 @@ class BaseModel(_Hyperparameters):
         return weights_array(weights, n, summary=summary, require_positive_total=True)
 
     def _set_fit_result(self, result: FitResult) -> None:
-        names = list(self._param_names)
+        """Keep the typed record of a fit and set the public attributes from it."""
+        names = list(result.param_names)
+        self.fit_result_ = result
         self.params_ = pd.Series(
-            result.params, index=pd.Index(names, name="parameter"), name="estimate"
+            np.array(result.params, dtype=float), index=pd.Index(names, name="parameter"),
+            name="estimate",
         )
         self.covariance_ = pd.DataFrame(result.covariance, index=names, columns=names)
-        self._covariance_log = np.array(result.covariance_log, dtype=float)
-        self._set_fit_facts(result)
-
-    def _set_fit_facts(self, result: FitResult) -> None:
-        """Log-likelihood, customer count, convergence and ``fit_info_`` from a fit."""
+        self._covariance_log = np.array(result.covariance_transformed, dtype=float)
         self.log_likelihood_ = float(result.log_likelihood)
-        total = result.n_observations
-        self.n_customers_ = int(total) if float(total).is_integer() else float(total)
-        self.converged_ = bool(result.converged)
-        self.fit_info_ = {
-            "message": result.message,
-            "n_iterations": result.n_iterations,
-            "n_evaluations": result.n_evaluations,
-            "gradient_norm": result.gradient_norm,
-            "n_starts": result.n_starts,
-            "start_log_likelihoods": list(result.start_log_likelihoods),
-            "n_unique_rows": result.n_unique,
-            "hessian_ok": result.hessian_ok,
-            "at_bound": list(result.at_bound),
-            "penalizer": result.penalizer,
-        }
+        self.n_customers_ = result.n_customers
+        self.converged_ = None if result.converged is None else bool(result.converged)
+
+    @property
+    def fit_info_(self) -> _FitInfoView:
+        """The convergence facts as a dict-like view of :attr:`fit_result_` (compatibility).
+
+        Keys ``message``, ``n_iterations``, ``n_evaluations``, ``gradient_norm``,
+        ``n_starts``, ``start_log_likelihoods``, ``n_unique_rows``, ``hessian_ok``,
+        ``at_bound``, ``penalizer`` and the model's extra facts. New code reads
+        the attributes of ``fit_result_`` instead.
+        """
+        check_is_fitted(self, "fit_info_")
+        return _FitInfoView(self.fit_result_)
+
+    def _record_warning(self, message: str, category: type[Warning], stacklevel: int = 2) -> None:
+        """Issue a warning about the fit and keep it in ``fit_result_.warnings``."""
+        import warnings
+
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
+        self.fit_result_.warnings.append(FitWarning(category, message))
 
     # ------------------------------------------------------------ from_params
     @classmethod
@@ -531,7 +585,8 @@ class BaseModel(_Hyperparameters):
         time_unit : str, optional
             Time unit the parameters refer to ("D", "W", "M", "Y").
         **params : float
-            One positive value per parameter name.
+            One value per parameter name, in its domain (> 0 for the positive
+            parameters).
 
         Returns
         -------
@@ -546,30 +601,30 @@ class BaseModel(_Hyperparameters):
                 f"{cls.__name__}.from_params needs exactly the parameters {names}; "
                 f"missing {missing}, unknown {extra}."
             )
-        values = []
-        for p in names:
+        model = cls()
+        model._set_given_params(names, [params[p] for p in names], time_unit)
+        return model
+
+    def _set_given_params(self, names, values, time_unit) -> None:
+        """Check given values against their transforms' domains; record them as not fitted."""
+        checked = []
+        for p, raw in zip(names, values, strict=True):
             try:
-                v = float(params[p])
+                v = float(raw)
             except (TypeError, ValueError):
                 raise InvalidParameterError(
-                    f"parameter {p} must be a number, got {params[p]!r}."
+                    f"parameter {p} must be a number, got {raw!r}."
                 ) from None
-            if not (np.isfinite(v) and v > 0):
+            transform = self._transform_of(p)
+            if not bool(transform.in_domain(np.float64(v))):
                 raise InvalidParameterError(
-                    f"parameter {p} must be finite and > 0, got {params[p]!r}."
+                    f"parameter {p} must be finite and {transform.domain}, got {raw!r}."
                 )
-            values.append(v)
-        model = cls()
-        model.params_ = pd.Series(values, index=pd.Index(names, name="parameter"), name="estimate")
-        model.log_likelihood_ = float("nan")
-        model.n_customers_ = 0
-        model.converged_ = None
-        nan = np.full((len(names), len(names)), np.nan)
-        model.covariance_ = pd.DataFrame(nan, index=names, columns=names)
-        model._covariance_log = nan.copy()
-        model.fit_info_ = {"message": "parameters given by from_params, not fitted"}
-        model.time_unit_ = time_unit
-        return model
+            checked.append(v)
+        self._set_fit_result(
+            FitResult.given(checked, names, tuple(self._transform_of(p) for p in names))
+        )
+        self.time_unit_ = time_unit
 
     # ------------------------------------------------------------ accessors
     def _params_array(self) -> np.ndarray:
@@ -594,24 +649,31 @@ class BaseModel(_Hyperparameters):
         Parameters
         ----------
         alpha : float, default 0.05
-            1 - confidence level. Intervals are formed on the log scale and
-            transformed back (always positive).
+            1 - confidence level. Intervals are formed on each parameter's
+            transformed scale and mapped back: on the log scale for positive
+            parameters (always positive), on the logit scale for probabilities
+            (inside (0, 1)), and ``estimate +/- z se`` (Wald) for real-valued
+            coefficients, which also get ``z_value`` and ``p_value`` (the test
+            of a zero coefficient; the two columns exist only for models with
+            real-valued parameters).
 
         Returns
         -------
         DataFrame
             Index: parameter; columns ``estimate``, ``std_error``,
-            ``ci_lower``, ``ci_upper``. ``attrs`` holds the model name,
-            log-likelihood, AIC, BIC, number of customers, convergence facts
-            and the time unit.
+            ``ci_lower``, ``ci_upper`` (and ``z_value``, ``p_value``).
+            ``attrs`` holds the model name, log-likelihood, AIC, BIC, number
+            of customers, convergence facts and the time unit (pandas drops
+            ``attrs`` in many operations: ``fit_result_`` is the typed record).
         """
         check_is_fitted(self, "summary")
         table = summary_table(
-            self._param_names,
+            list(self.params_.index),
             self._params_array(),
             self.covariance_.to_numpy(),
             self._covariance_log,
             alpha=alpha,
+            transforms=self._transforms(),
         )
         table.attrs = {
             "model": type(self).__name__,
@@ -624,6 +686,83 @@ class BaseModel(_Hyperparameters):
             **{k: v for k, v in self.fit_info_.items() if k != "start_log_likelihoods"},
         }
         return table
+
+    def summary_text(self, alpha: float = 0.05) -> str:
+        """The fit as text, in the way statsmodels prints a result.
+
+        A header (the model's display name, customers, log-likelihood, AIC,
+        BIC, convergence, time unit), the table of :meth:`summary` with the
+        numbers to 6 significant digits, and notes (how the intervals are
+        formed, the fit's warnings). ``print(model)`` shows the same.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+
+        Returns
+        -------
+        str
+        """
+        check_is_fitted(self, "summary_text")
+        table = self.summary(alpha)
+        result = self.fit_result_
+        try:
+            title = spec_for(self).display_name
+        except InvalidParameterError:  # a user's model outside the registry
+            title = type(self).__name__
+        header = [
+            ("Model:", title),
+            ("Log-likelihood:", _num(self.log_likelihood_)),
+            ("Customers:", _num(self.n_customers_)),
+            ("AIC:", _num(self.aic)),
+            ("Converged:", "n/a (given parameters)" if self.converged_ is None
+             else str(self.converged_)),
+            ("BIC:", _num(self.bic)),
+            ("Time unit:", str(self.time_unit_)),
+            ("Unique rows:", str(result.n_unique) if result.fitted else "n/a"),
+        ]
+        value_width = max(20, *(len(v) for _, v in header))
+        cells = [f"{k:<16}{v:>{value_width}}" for k, v in header]
+        lines_header = [f"{cells[i]}    {cells[i + 1]}" for i in range(0, len(cells), 2)]
+        columns = list(table.columns)
+        labels = {"ci_lower": f"[{alpha / 2:g}", "ci_upper": f"{1 - alpha / 2:g}]"}
+        names = [str(n) for n in table.index]
+        width_name = max(len("parameter"), *(len(n) for n in names))
+        rendered = {c: [_num(v, blank_nan=True) for v in table[c]] for c in columns}
+        widths = {c: max(len(labels.get(c, c)), *(len(v) for v in rendered[c])) + 2
+                  for c in columns}
+        head = " " * width_name + "".join(f"{labels.get(c, c):>{widths[c]}}" for c in columns)
+        body = [f"{n:<{width_name}}" + "".join(f"{rendered[c][i]:>{widths[c]}}" for c in columns)
+                for i, n in enumerate(names)]
+        width = max(len(head), *(len(x) for x in lines_header), *(len(b) for b in body))
+        notes = []
+        groups: dict[str, list[str]] = {}
+        for n, t in zip(names, self._transforms(), strict=True):
+            groups.setdefault(t.name, []).append(n)
+        kinds = {
+            "log": "intervals on the log scale (always positive)",
+            "identity": "Wald intervals estimate +/- z*se; z_value, p_value test a zero value",
+            "logit": "intervals on the logit scale (inside (0, 1))",
+        }
+        for name, members in groups.items():
+            notes.append(f"{', '.join(members)}: {kinds.get(name, name)}.")
+        if not result.fitted:
+            notes.append(result.message + "; no standard errors.")
+        elif not result.hessian_ok:
+            notes.append("The Hessian was not positive definite (or a parameter is at a "
+                         "bound): no standard errors.")
+        notes.extend(str(w) for w in result.warnings)
+        rule, thin = "=" * width, "-" * width
+        out = [f"{title} results".center(width), rule, *lines_header, rule, head, thin, *body,
+               rule, "Notes:"]
+        out.extend(f"[{i}] {note}" for i, note in enumerate(notes, start=1))
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        """The :meth:`summary_text` of a fitted model; the constructor call otherwise."""
+        if not hasattr(self, "params_"):
+            return repr(self)
+        return self.summary_text()
 
     # ------------------------------------------------------------ prediction
     def _prediction_data(
@@ -731,8 +870,6 @@ class BaseModel(_Hyperparameters):
         columns overrides it; whatever it returns is passed to
         :meth:`_refit_weighted`.
         """
-        from clvmodels.models._fit import compress
-
         data, _ = validate_data(self, fit_summary, {}, context="bootstrap")
         packed = compress([data[c] for c in self._data_columns])
         return packed.columns, packed.weights
@@ -745,20 +882,25 @@ class BaseModel(_Hyperparameters):
         (natural scale) with this model's penalizer and bounds, without
         warnings; it returns None when the refit fails or does not converge.
         """
-        from clvmodels.models._fit import fit_maximum_likelihood
+        return self._refit(columns, weights, start, type(self)._loglik_and_gradient,
+                           type(self)._prepare_data)
 
+    def _refit(self, columns, weights, start, loglik_and_gradient, prepare) -> np.ndarray | None:
+        """One warning-free fit from ``start`` on compressed rows, with this model's transforms."""
+        names = list(self.params_.index)
         try:
             result = fit_maximum_likelihood(
-                type(self)._loglik_and_gradient,
+                loglik_and_gradient,
                 columns,
-                self._param_names,
+                names,
                 [np.asarray(start, dtype=float)],
                 weights=weights,
                 penalizer=float(self.penalizer),
                 log_bounds=self._log_bounds,
                 compressed=True,
-                prepare=type(self)._prepare_data,
+                prepare=prepare,
                 warn=False,
+                transforms=self._transforms(names),
             )
         except (ValueError, FloatingPointError):
             return None
@@ -783,8 +925,27 @@ class BaseModel(_Hyperparameters):
                                    **kwargs)
 
     # ---------------------------------------------------------------- save
+    def _extra_state(self) -> dict:
+        """Optional: what the model needs besides its parameters (saved in the extra section)."""
+        return {}
+
+    def _load_extra_state(self, block: dict, fail) -> None:
+        """Optional: restore :meth:`_extra_state` from a file's extra section (``fail(msg)``)."""
+
+    def _expected_param_names(self) -> list[str]:
+        """Every parameter name once the extra state is loaded (default ``_param_names``)."""
+        return list(self._param_names)
+
     def to_dict(self) -> dict:
-        """The JSON-ready description written by :meth:`save`."""
+        """The JSON-ready description written by :meth:`save`.
+
+        ``params``, ``covariance`` and ``covariance_log`` hold the parameters of
+        ``_param_names`` (so any reader of model files understands them);
+        ``covariance_log`` is on the optimiser's scale (the log scale for
+        positive parameters). A model with parameters beyond those (covariate
+        coefficients) writes them, its extra state and the full matrices in
+        the section named by ``_extra_params_section``.
+        """
         check_is_fitted(self, "save")
         cov = self.covariance_.to_numpy(dtype=float)
         cov_log = np.asarray(self._covariance_log, dtype=float)
@@ -800,16 +961,21 @@ class BaseModel(_Hyperparameters):
                     "string, boolean or None."
                 ) from None
         info = {k: _json_safe(v) for k, v in self.fit_info_.items()}
-        return {
+        k = len(self._param_names)
+
+        def matrix(m):
+            return m.tolist() if np.all(np.isfinite(m)) else None
+
+        d = {
             "format_version": FORMAT_VERSION,
             "model_type": spec_for(self).class_name,
             "model": spec_for(self).key,
             "package": "clvmodels",
             "package_version": __version__,
             "param_names": list(self._param_names),
-            "params": {k: float(v) for k, v in self.params_.items()},
-            "covariance": cov.tolist() if np.all(np.isfinite(cov)) else None,
-            "covariance_log": cov_log.tolist() if np.all(np.isfinite(cov_log)) else None,
+            "params": {n: float(self.params_[n]) for n in self._param_names},
+            "covariance": matrix(cov[:k, :k]),
+            "covariance_log": matrix(cov_log[:k, :k]),
             "log_likelihood": _json_safe(self.log_likelihood_),
             "n_customers": self.n_customers_,
             "converged": self.converged_,
@@ -817,6 +983,19 @@ class BaseModel(_Hyperparameters):
             "time_unit": self.time_unit_,
             "hyperparameters": hyper,
         }
+        if self._extra_params_section is not None:
+            d[self._extra_params_section] = {
+                "names": list(self.params_.index),
+                "coefficients": {n: float(v) for n, v in self.params_.iloc[k:].items()},
+                **self._extra_state(),
+                "covariance": matrix(cov),
+                "covariance_log": matrix(cov_log),
+            }
+        warned = getattr(self.fit_result_, "warnings", [])
+        if warned:
+            d["fit_warnings"] = [{"category": w.category.__name__, "message": w.message}
+                                 for w in warned]
+        return d
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to a versioned JSON file (atomically: temp file then rename).
@@ -848,28 +1027,171 @@ class BaseModel(_Hyperparameters):
     @classmethod
     def _from_dict(cls, d: dict) -> BaseModel:
         """Rebuild from a dict already validated by :func:`clvmodels.models.io.load_model`."""
+
+        def fail(what):
+            raise ModelFileError(f"{cls.__name__} model file: {what}")
+
         model = cls(**d["hyperparameters"])
         names = list(cls._param_names)
         k = len(names)
-        model.params_ = pd.Series(
-            [float(d["params"][p]) for p in names],
-            index=pd.Index(names, name="parameter"),
-            name="estimate",
-        )
-        ll = d.get("log_likelihood")
-        model.log_likelihood_ = float("nan") if ll is None else float(ll)
-        model.n_customers_ = d.get("n_customers", 0)
-        model.converged_ = d.get("converged")
+        values = [float(d["params"][p]) for p in names]
         cov = d.get("covariance")
         cov_log = d.get("covariance_log")
         cov = np.full((k, k), np.nan) if cov is None else np.array(cov, dtype=float)
-        model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
-        model._covariance_log = (
-            np.full((k, k), np.nan) if cov_log is None else np.array(cov_log, dtype=float)
+        cov_log = np.full((k, k), np.nan) if cov_log is None else np.array(cov_log, dtype=float)
+        section = cls._extra_params_section
+        if section is not None:
+            model._check_hyperparameters()
+            block = d.get(section)
+            if not isinstance(block, dict):
+                fail(f"the {section!r} section (the parameters beyond {names}) is missing.")
+            model._load_extra_state(block, fail)
+            names = model._expected_param_names()
+            extra_names = names[k:]
+            coefs = block.get("coefficients")
+            if (block.get("names") != names or not isinstance(coefs, dict)
+                    or sorted(coefs) != sorted(extra_names)):
+                fail(f"the coefficient names do not match the encoding (expected {names}).")
+            extra = [coefs[n] for n in extra_names]
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and math.isfinite(v) for v in extra):
+                fail(f"coefficients must be finite numbers, got {extra}.")
+            values += [float(v) for v in extra]
+            k = len(names)
+            mats = []
+            for key in ("covariance", "covariance_log"):
+                m = block.get(key)
+                if m is None:
+                    mats.append(np.full((k, k), np.nan))
+                    continue
+                try:
+                    arr = np.array(m, dtype=float)
+                except (TypeError, ValueError):
+                    arr = None
+                if arr is None or arr.shape != (k, k) or not np.all(np.isfinite(arr)):
+                    fail(f"{section}.{key} must be a finite {k}x{k} matrix or null.")
+                if np.max(np.abs(arr - arr.T)) > 1e-12 * max(float(np.max(np.abs(arr))), 1e-300):
+                    fail(f"{section}.{key} is not symmetric.")
+                mats.append(arr)
+            cov, cov_log = mats
+        info = dict(d.get("fit_info") or {})
+        ll = d.get("log_likelihood")
+        converged = d.get("converged")
+        fields = {_INFO_FIELDS.get(key, key): info.pop(key) for key in list(info)
+                  if key in _INFO_FIELDS}
+        total = d.get("n_customers", 0) or 0
+        result = FitResult(
+            params=np.array(values, dtype=float),
+            param_names=tuple(names),
+            log_likelihood=float("nan") if ll is None else float(ll),
+            covariance=cov,
+            covariance_transformed=cov_log,
+            hessian_transformed=np.full((k, k), np.nan),
+            converged=converged,
+            message=str(fields.pop("message", "")),
+            n_iterations=int(fields.pop("n_iterations", 0) or 0),
+            gradient_norm=_float(fields.pop("gradient_norm", None)),
+            n_evaluations=int(fields.pop("n_evaluations", 0) or 0),
+            n_starts=int(fields.pop("n_starts", 0) or 0),
+            start_log_likelihoods=[float("-inf") if v is None else float(v)
+                                   for v in fields.pop("start_log_likelihoods", [])],
+            n_observations=float(total),
+            n_unique=int(fields.pop("n_unique", 0) or 0),
+            at_bound=list(fields.pop("at_bound", [])),
+            hessian_ok=bool(fields.pop("hessian_ok", np.all(np.isfinite(cov_log)))),
+            penalizer=_float(fields.pop("penalizer", None), 0.0),
+            transforms=tuple(model._transform_of(n) for n in names),
+            warnings=[FitWarning(_warning_category(w.get("category")), str(w.get("message")))
+                      for w in d.get("fit_warnings") or [] if isinstance(w, dict)],
+            extra=info,
         )
-        model.fit_info_ = dict(d.get("fit_info") or {})
+        model._set_fit_result(result)
+        model.n_customers_ = d.get("n_customers", 0)
         model.time_unit_ = d.get("time_unit")
         return model
+
+
+#: ``fit_info_`` keys and the :class:`FitResult` attributes they show.
+_INFO_FIELDS = {
+    "message": "message",
+    "n_iterations": "n_iterations",
+    "n_evaluations": "n_evaluations",
+    "gradient_norm": "gradient_norm",
+    "n_starts": "n_starts",
+    "start_log_likelihoods": "start_log_likelihoods",
+    "n_unique_rows": "n_unique",
+    "hessian_ok": "hessian_ok",
+    "at_bound": "at_bound",
+    "penalizer": "penalizer",
+}
+
+
+def _float(value, default: float = float("nan")) -> float:
+    return default if value is None else float(value)
+
+
+def _warning_category(name) -> type[Warning]:
+    category = getattr(_errors, str(name), None) or getattr(builtins, str(name), None)
+    if isinstance(category, type) and issubclass(category, Warning):
+        return category
+    return UserWarning
+
+
+class _FitInfoView(MutableMapping):
+    """``fit_info_``: the convergence facts of a :class:`FitResult` under their old dict keys.
+
+    Reading a key reads the result; setting one of the keys above sets the
+    result's attribute, any other key goes to ``FitResult.extra`` (model-specific
+    facts). A model whose parameters were given shows only ``message`` and the
+    extra facts.
+    """
+
+    def __init__(self, result: FitResult):
+        self._result = result
+
+    def _keys(self) -> list[str]:
+        base = list(_INFO_FIELDS) if self._result.fitted else ["message"]
+        return base + [k for k in self._result.extra if k not in _INFO_FIELDS]
+
+    def __getitem__(self, key):
+        if key in _INFO_FIELDS and key in self._keys():
+            value = getattr(self._result, _INFO_FIELDS[key])
+            return list(value) if isinstance(value, list) else value
+        return self._result.extra[key]
+
+    def __setitem__(self, key, value) -> None:
+        if key in _INFO_FIELDS:
+            setattr(self._result, _INFO_FIELDS[key], value)
+        else:
+            self._result.extra[key] = value
+
+    def __delitem__(self, key) -> None:
+        del self._result.extra[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+def _num(value, blank_nan: bool = False) -> str:
+    """A number in the text summary: integers as such, others to 6 significant digits."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    v = float(value)
+    if not math.isfinite(v):
+        if math.isnan(v):
+            return "" if blank_nan else "nan"
+        return "inf" if v > 0 else "-inf"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return f"{v:.6g}"
 
 
 def _json_safe(value):

@@ -13,25 +13,33 @@ What it does, in order (:func:`fit_maximum_likelihood`):
    unique tuples (sorted, deterministic) with their counts as weights; user
    weights multiply in. A million customers summarised by day usually have a
    few tens of thousands of distinct rows.
-2. **Optimise** the negative *mean* weighted log-likelihood over
-   ``x = log(theta)`` with L-BFGS-B and the analytic gradient (chain rule
-   ``d/dx = theta * d/dtheta``), from each start value the model proposes
-   (the first is the default; the others are deterministic alternatives);
-   the best optimum is kept and polished by a few Newton steps. An optional
-   L2 penalty ``penalizer * sum(x**2)`` shrinks log-parameters toward 0
-   (parameters toward 1); it is off by default.
+2. **Optimise** the negative *mean* weighted log-likelihood over the
+   transformed parameters ``x``: each parameter has a :class:`Transform`
+   (:data:`LOG` for positive parameters, the default; :data:`IDENTITY` for
+   real coefficients; :data:`LOGIT` for probabilities), ``theta = inverse(x)``,
+   with L-BFGS-B and the analytic gradient by the chain rule ``d/dx =
+   theta'(x) d/dtheta`` (``theta`` itself for log), from each start value the
+   model proposes (the first is the default; the others are deterministic
+   alternatives); the best optimum is kept and polished by a few Newton
+   steps. An optional L2 penalty ``penalizer * sum(x**2)`` acts on the
+   transformed scale: it shrinks positive parameters toward 1, coefficients
+   toward 0 (ridge) and probabilities toward 1/2; it is off by default.
 3. **Hessian** of the total negative log-likelihood (penalty included, on
-   the same per-customer scale as the optimised objective) by central finite
-   differences of the analytic gradient, symmetrised. It must be finite and
-   positive definite (checked by eigenvalues) before it is inverted;
-   otherwise a :class:`~clvmodels.errors.HessianWarning` says which
-   parameter combination is flat and the covariance is NaN. There is no
-   pseudo-inverse.
-4. **Covariance** on the log scale ``V = H^-1`` and, by the delta method,
-   on the natural scale ``J V J`` with ``J = diag(theta)`` (the full matrix;
-   lifetimes multiplies elementwise, which is wrong off the diagonal).
+   the same per-customer scale as the optimised objective) with respect to
+   ``x``, by central finite differences of the analytic gradient,
+   symmetrised. It must be finite and positive definite (checked by
+   eigenvalues) before it is inverted; otherwise a
+   :class:`~clvmodels.errors.HessianWarning` says which parameter
+   combination is flat and the covariance is NaN. There is no pseudo-inverse.
+4. **Covariance** on the transformed scale ``V = H^-1`` and, by the delta
+   method, on the natural scale ``J V J^T`` with ``J = diag(d theta / d x)``
+   (the Jacobian of the inverse transforms, diagonal because each acts on one
+   parameter: ``theta`` for log, 1 for identity, ``theta (1 - theta)`` for
+   logit; the full matrix, where lifetimes multiplies elementwise, which is
+   wrong off the diagonal).
 5. **Convergence facts** (optimizer message, iterations, gradient norm,
-   starts tried) are returned in :class:`FitResult`; a
+   starts tried) and the warnings issued are returned in :class:`FitResult`,
+   the typed record every layer reads; a
    :class:`~clvmodels.errors.ConvergenceWarning` names a parameter that ran to
    a bound, or gives the gradient norm when the optimum was not reached.
    The reported log-likelihood is the unpenalised one on the natural scale.
@@ -61,8 +69,10 @@ class attributes; it never calls this module directly::
 
 Optional hooks: ``_check_data(self, data)`` for model-specific validation
 (raise :class:`~clvmodels.errors.InvalidSummaryError`),
-``_log_bounds`` (bounds on log-parameters, default ``(-18.42, 18.42)``, i.e.
-1e-8 to 1e8). The base class then provides ``fit``, ``from_params``,
+``_log_bounds`` (bounds on every transformed parameter, default ``(-18.42,
+18.42)``, i.e. 1e-8 to 1e8 for a log parameter), ``_param_transforms``
+(``{"name": "identity" | "logit"}`` for parameters that are not positive
+reals). The base class then provides ``fit``, ``from_params``,
 ``summary``, ``save`` and the fitted attributes. :mod:`clvmodels.models.bgnbd`
 is the worked example.
 
@@ -90,7 +100,7 @@ from math import sqrt
 import numpy as np
 import pandas as pd
 from scipy import optimize
-from scipy.special import ndtri
+from scipy.special import expit, ndtr, ndtri
 from threadpoolctl import threadpool_limits
 
 from clvmodels.errors import ConvergenceWarning, HessianWarning, InvalidParameterError
@@ -98,6 +108,13 @@ from clvmodels.errors import ConvergenceWarning, HessianWarning, InvalidParamete
 __all__ = [
     "CompressedData",
     "FitResult",
+    "FitWarning",
+    "IDENTITY",
+    "LOG",
+    "LOGIT",
+    "Transform",
+    "get_transform",
+    "transform_set",
     "compress",
     "fit_maximum_likelihood",
     "hessian_log_scale",
@@ -117,6 +134,199 @@ GRADIENT_TOLERANCE = 1e-5
 _UNDEFINED = 1e30
 
 LoglikAndGradient = Callable[..., tuple[float, np.ndarray]]
+
+
+# --------------------------------------------------------------------------- transforms
+class Transform:
+    """How one parameter is mapped to the unbounded scale the optimiser works on.
+
+    A transform is a smooth bijection ``x = forward(theta)`` from the parameter's
+    domain onto (a box of) the real line. The optimiser, the Hessian, the L2
+    penalty, the normal draws of :mod:`clvmodels.models.uncertainty` and the
+    confidence intervals all work on ``x``; the natural-scale covariance is
+    ``J V J^T`` with ``J = diag(d theta / d x)`` (:meth:`derivative`).
+
+    Three are defined: :data:`LOG` (positive parameters, the default),
+    :data:`IDENTITY` (real coefficients) and :data:`LOGIT` (probabilities).
+    """
+
+    #: Name written in files and shown in summaries.
+    name: str = ""
+    #: What the domain is, for messages ("> 0", "real", "in (0, 1)").
+    domain: str = ""
+
+    def forward(self, theta):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def inverse(self, x):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def derivative(self, x):  # pragma: no cover - abstract
+        """``d theta / d x`` at ``x`` (elementwise)."""
+        raise NotImplementedError
+
+    def in_domain(self, theta) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def derivative_at(self, theta):
+        """``d theta / d x`` at the natural-scale value ``theta``."""
+        return self.derivative(self.forward(theta))
+
+    def __repr__(self) -> str:
+        return f"Transform({self.name!r})"
+
+
+class _Log(Transform):
+    name, domain = "log", "> 0"
+
+    def forward(self, theta):
+        return np.log(theta)
+
+    def inverse(self, x):
+        return np.exp(x)
+
+    def derivative(self, x):
+        return np.exp(x)
+
+    def in_domain(self, theta):
+        return np.isfinite(theta) & (np.asarray(theta) > 0)
+
+    def derivative_at(self, theta):
+        return np.asarray(theta, dtype=float)
+
+
+class _Identity(Transform):
+    name, domain = "identity", "real"
+
+    def forward(self, theta):
+        return np.asarray(theta, dtype=float)
+
+    def inverse(self, x):
+        return np.asarray(x, dtype=float)
+
+    def derivative(self, x):
+        return np.ones_like(np.asarray(x, dtype=float))
+
+    def in_domain(self, theta):
+        return np.isfinite(theta)
+
+
+class _Logit(Transform):
+    name, domain = "logit", "in (0, 1)"
+
+    def forward(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        return np.log(theta) - np.log1p(-theta)
+
+    def inverse(self, x):
+        return expit(x)
+
+    def derivative(self, x):
+        p = expit(x)
+        return p * expit(-np.asarray(x, dtype=float))
+
+    def in_domain(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        return np.isfinite(theta) & (theta > 0) & (theta < 1)
+
+    def derivative_at(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        return theta * (1.0 - theta)
+
+
+#: Positive parameters: ``x = log(theta)``; intervals ``theta * exp(+/- z se_log)`` (always > 0).
+LOG = _Log()
+#: Real-valued coefficients: ``x = theta``; Wald intervals ``theta +/- z se`` with z and p-values.
+IDENTITY = _Identity()
+#: Probabilities: ``x = log(theta / (1 - theta))``; intervals stay inside (0, 1).
+LOGIT = _Logit()
+
+_TRANSFORMS = {t.name: t for t in (LOG, IDENTITY, LOGIT)}
+
+
+def get_transform(transform: str | Transform) -> Transform:
+    """The :class:`Transform` named ``"log"``, ``"identity"`` or ``"logit"`` (or ``transform``)."""
+    if isinstance(transform, Transform):
+        return transform
+    try:
+        return _TRANSFORMS[transform]
+    except (KeyError, TypeError):
+        raise InvalidParameterError(
+            f"unknown parameter transform {transform!r}; use one of {sorted(_TRANSFORMS)}."
+        ) from None
+
+
+class _TransformSet:
+    """The transforms of a parameter vector, applied along the last axis."""
+
+    def __init__(self, transforms: Sequence[Transform], k: int):
+        self.transforms = tuple(transforms)
+        if len(self.transforms) != k:
+            raise InvalidParameterError(
+                f"got {len(self.transforms)} parameter transforms for {k} parameters."
+            )
+        self.all_log = all(t is LOG for t in self.transforms)
+        self.groups = [
+            (t, np.array([j for j, u in enumerate(self.transforms) if u is t]))
+            for t in dict.fromkeys(self.transforms)
+        ]
+
+    def _apply(self, method: str, values) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        out = np.empty_like(values)
+        for t, idx in self.groups:
+            out[..., idx] = getattr(t, method)(values[..., idx])
+        return out
+
+    def forward(self, theta) -> np.ndarray:
+        return np.log(theta) if self.all_log else self._apply("forward", theta)
+
+    def inverse(self, x) -> np.ndarray:
+        return np.exp(x) if self.all_log else self._apply("inverse", x)
+
+    def derivative(self, x) -> np.ndarray:
+        return np.exp(x) if self.all_log else self._apply("derivative", x)
+
+    def derivative_at(self, theta) -> np.ndarray:
+        return self._apply("derivative_at", theta)
+
+    def in_domain(self, theta) -> np.ndarray:
+        theta = np.asarray(theta, dtype=float)
+        out = np.empty(theta.shape, dtype=bool)
+        for t, idx in self.groups:
+            out[..., idx] = t.in_domain(theta[..., idx])
+        return out
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.transforms)
+
+
+def transform_set(transforms, k: int) -> _TransformSet:
+    """The transforms of a k-vector (default all :data:`LOG`), applied along the last axis."""
+    if transforms is None:
+        return _TransformSet([LOG] * k, k)
+    if isinstance(transforms, _TransformSet):
+        return transforms
+    return _TransformSet([get_transform(t) for t in transforms], k)
+
+
+@dataclass(frozen=True)
+class FitWarning:
+    """A warning issued during a fit: its category and message (kept on :class:`FitResult`)."""
+
+    category: type[Warning]
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.category.__name__}: {self.message}"
+
+
+def _warn(record: list | None, message: str, category: type[Warning], stacklevel: int) -> None:
+    """Issue a warning (one frame further up than ``stacklevel``) and keep it in ``record``."""
+    warnings.warn(message, category, stacklevel=stacklevel + 1)
+    if record is not None:
+        record.append(FitWarning(category, message))
 
 
 @dataclass(frozen=True)
@@ -258,7 +468,11 @@ def compress(columns: Sequence[np.ndarray], weights: np.ndarray | None = None) -
 
 @dataclass
 class FitResult:
-    """Everything a maximum-likelihood fit found out.
+    """Everything a maximum-likelihood fit found out: the one typed record of a fit.
+
+    Every layer reads a fit from here (a fitted model keeps it as
+    ``model.fit_result_``); the model's ``params_``, ``covariance_``,
+    ``log_likelihood_``, ``converged_`` and ``n_customers_`` are its values.
 
     Attributes
     ----------
@@ -266,32 +480,36 @@ class FitResult:
         Estimates on the natural scale, in ``param_names`` order.
     param_names : tuple of str
     log_likelihood : float
-        Unpenalised weighted log-likelihood at ``params`` (natural scale).
+        Unpenalised weighted log-likelihood at ``params`` (natural scale); NaN
+        when the parameters were given, not fitted.
     covariance : ndarray
-        Covariance of the estimates on the natural scale (NaN when the
-        Hessian is not positive definite).
-    covariance_log : ndarray
-        Covariance of the log-parameters.
-    hessian_log : ndarray
+        Covariance of the estimates on the natural scale, ``J V J^T`` with
+        ``V = covariance_transformed`` and ``J = diag(d theta / d x)`` (NaN when
+        the Hessian is not positive definite).
+    covariance_transformed : ndarray
+        Covariance on the optimiser's scale ``x`` (``log theta`` for positive
+        parameters, ``theta`` for real coefficients, ``logit theta`` for
+        probabilities): the inverse Hessian.
+    hessian_transformed : ndarray
         Hessian of the total negative (penalised) log-likelihood with respect
-        to the log-parameters.
-    converged : bool
+        to ``x``.
+    converged : bool or None
         True when no parameter is at a bound and the gradient norm is below
-        :data:`GRADIENT_TOLERANCE`.
+        :data:`GRADIENT_TOLERANCE`; None when the parameters were given.
     message : str
         Optimizer message of the best start, plus polishing notes.
     n_iterations : int
         Optimizer iterations of the best start.
-    n_evaluations : int
-        Log-likelihood and gradient evaluations in all (starts, polishing, Hessian).
     gradient_norm : float
         Largest absolute gradient component of the mean objective with respect
-        to log-parameters at the optimum.
+        to ``x`` at the optimum (free parameters only).
+    n_evaluations : int
+        Log-likelihood and gradient evaluations in all (starts, polishing, Hessian).
     n_starts : int
         Number of start values tried.
     start_log_likelihoods : list of float
         Log-likelihood reached from each start. A start whose iterate comes
-        within 0.01 (in every log-parameter) of an optimum found from an
+        within 0.01 (in every transformed parameter) of an optimum found from an
         earlier start is stopped there, so its value is a little lower.
     n_observations : float
         Sum of weights (number of customers when unweighted).
@@ -302,15 +520,22 @@ class FitResult:
     hessian_ok : bool
         Whether the Hessian was finite and positive definite.
     penalizer : float
+    transforms : tuple of Transform
+        The transform of each parameter (:data:`LOG`, :data:`IDENTITY`, :data:`LOGIT`).
+    warnings : list of FitWarning
+        The warnings the fit issued (convergence, Hessian, and any the model adds).
+    extra : dict
+        Model-specific facts (e.g. the log-likelihood of the model without
+        covariates, Gamma-Gamma's independence check); saved with the model.
     """
 
     params: np.ndarray
     param_names: tuple[str, ...]
     log_likelihood: float
     covariance: np.ndarray
-    covariance_log: np.ndarray
-    hessian_log: np.ndarray
-    converged: bool
+    covariance_transformed: np.ndarray
+    hessian_transformed: np.ndarray
+    converged: bool | None
     message: str
     n_iterations: int
     gradient_norm: float
@@ -322,35 +547,111 @@ class FitResult:
     at_bound: list[str] = field(default_factory=list)
     hessian_ok: bool = True
     penalizer: float = 0.0
+    transforms: tuple[Transform, ...] = ()
+    warnings: list[FitWarning] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.transforms:
+            self.transforms = (LOG,) * len(self.param_names)
+        self.transforms = tuple(get_transform(t) for t in self.transforms)
+
+    @classmethod
+    def given(cls, params, param_names, transforms=None,
+              message: str = "parameters given by from_params, not fitted") -> FitResult:
+        """The record of given (not fitted) parameters: NaN likelihood and covariance."""
+        names = tuple(param_names)
+        k = len(names)
+        nan = np.full((k, k), np.nan)
+        return cls(
+            params=np.asarray(params, dtype=float), param_names=names,
+            log_likelihood=float("nan"), covariance=nan, covariance_transformed=nan.copy(),
+            hessian_transformed=nan.copy(), converged=None, message=message, n_iterations=0,
+            gradient_norm=float("nan"), n_evaluations=0, n_starts=0, hessian_ok=False,
+            transforms=tuple(transforms) if transforms is not None else (),
+        )
+
+    # ------------------------------------------------------------ derived facts
+    @property
+    def fitted(self) -> bool:
+        """Whether the parameters come from a fit (False for given parameters)."""
+        return self.converged is not None
+
+    @property
+    def covariance_log(self) -> np.ndarray:
+        """The covariance on the optimiser's scale (the log scale for positive parameters)."""
+        return self.covariance_transformed
+
+    @property
+    def hessian_log(self) -> np.ndarray:
+        """The Hessian on the optimiser's scale (see :attr:`covariance_log`)."""
+        return self.hessian_transformed
+
+    @property
+    def n_params(self) -> int:
+        """Number of estimated parameters (every one counts in AIC and BIC)."""
+        return len(self.param_names)
+
+    @property
+    def n_customers(self) -> int | float:
+        """Customers fitted: the sum of weights (an int when it is whole)."""
+        total = float(self.n_observations)
+        return int(total) if total.is_integer() else total
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion, ``2k - 2 LL``."""
+        return 2 * self.n_params - 2 * self.log_likelihood
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion, ``k log(n) - 2 LL`` (NaN without customers)."""
+        n = self.n_observations if self.n_observations > 0 else float("nan")
+        return self.n_params * float(np.log(n)) - 2 * self.log_likelihood
+
+    @property
+    def std_errors(self) -> np.ndarray:
+        """Natural-scale standard errors ``sqrt(diag(covariance))``."""
+        return np.sqrt(np.diag(self.covariance))
+
+    @property
+    def transform_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.transforms)
 
 
 class _Objective:
-    """Negative mean weighted log-likelihood over log-parameters, with caching."""
+    """Negative mean weighted log-likelihood over the transformed parameters, with caching."""
 
-    def __init__(self, loglik_and_gradient, data, weights, penalizer):
+    def __init__(self, loglik_and_gradient, data, weights, penalizer, transforms=None):
         self.loglik_and_gradient = loglik_and_gradient
         self.data = data
         self.weights = weights
         self.total_weight = float(np.sum(weights))
         self.penalizer = float(penalizer)
         self.n_evaluations = 0
+        self.transforms = transforms
+
+    def _theta(self, x: np.ndarray) -> np.ndarray:
+        return np.exp(x) if self.transforms is None else self.transforms.inverse(x)
 
     def loglik(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Unpenalised total log-likelihood and its gradient w.r.t. natural params."""
-        theta = np.exp(x)
+        theta = self._theta(x)
         ll, grad = self.loglik_and_gradient(theta, *self.data, self.weights)
         return float(ll), np.asarray(grad, dtype=float)
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         self.n_evaluations += 1
-        theta = np.exp(x)
         ll, grad = self.loglik(x)
         if not (np.isfinite(ll) and np.all(np.isfinite(grad))):
             # outside the region where the model is numerically defined: a large finite value
             # makes the line search step back instead of aborting
             return _UNDEFINED, np.zeros_like(x)
+        # chain rule: d/dx = (d theta / d x) * d/d theta, elementwise (the transforms act
+        # on one parameter each)
+        jac = np.exp(x) if self.transforms is None else self.transforms.derivative(x)
         value = -ll / self.total_weight + self.penalizer * float(x @ x)
-        gradient = -(grad * theta) / self.total_weight + 2.0 * self.penalizer * x
+        gradient = -(grad * jac) / self.total_weight + 2.0 * self.penalizer * x
         return value, gradient
 
 
@@ -395,27 +696,40 @@ def hessian_log_scale(
 
 
 def covariance_from_hessian(
-    hessian_log: np.ndarray, params: np.ndarray, param_names: Sequence[str], *, warn: bool = True
+    hessian_log: np.ndarray,
+    params: np.ndarray,
+    param_names: Sequence[str],
+    *,
+    warn: bool = True,
+    transforms: Sequence[str | Transform] | None = None,
+    record: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Invert a log-scale Hessian (checked positive definite); delta method to the natural scale.
+    """Invert a Hessian on the transformed scale (checked positive definite); Jacobian to natural.
 
     Parameters
     ----------
     hessian_log : ndarray (k, k)
-        Hessian of the total negative log-likelihood w.r.t. log-parameters.
+        Hessian of the total negative log-likelihood w.r.t. the transformed
+        parameters ``x`` (log-parameters when every transform is :data:`LOG`).
     params : ndarray (k,)
         Natural-scale parameters ``theta``.
     param_names : sequence of str
         Used in the warning.
     warn : bool
         Issue a :class:`~clvmodels.errors.HessianWarning` when not positive definite.
+    transforms : sequence of str or Transform, optional
+        One per parameter (default: all :data:`LOG`).
+    record : list, optional
+        Warnings issued are appended here as :class:`FitWarning`.
 
     Returns
     -------
     covariance : ndarray
-        ``J H^-1 J`` with ``J = diag(theta)`` (NaN when not invertible).
+        ``J H^-1 J^T`` with ``J = diag(d theta / d x)`` (``diag(theta)`` for log
+        parameters, 1 for identity, ``theta (1 - theta)`` for logit; NaN when
+        not invertible).
     covariance_log : ndarray
-        ``H^-1`` (NaN when not invertible).
+        ``H^-1`` on the transformed scale (NaN when not invertible).
     ok : bool
 
     Examples
@@ -425,12 +739,16 @@ def covariance_from_hessian(
     ([[1.0, 0.0], [0.0, 9.0]], True)
     """
     k = len(params)
+    tset = transform_set(transforms, k)
+    labels = [f"{t.name}({n})" if t is not IDENTITY else str(n)
+              for t, n in zip(tset.transforms, param_names, strict=True)]
     nan = np.full((k, k), np.nan)
     hessian_log = np.asarray(hessian_log, dtype=float)
     if not np.all(np.isfinite(hessian_log)):
         if warn:
             bad = [param_names[j] for j in range(k) if not np.all(np.isfinite(hessian_log[j]))]
-            warnings.warn(
+            _warn(
+                record,
                 f"The Hessian at the optimum has non-finite entries for {bad}; no standard errors "
                 "(the likelihood is not numerically defined around the estimate). "
                 "Check the data for extreme values or refit with a small penalizer.",
@@ -445,9 +763,10 @@ def covariance_from_hessian(
             vector = eigenvectors[:, 0]
             order = np.argsort(-np.abs(vector))
             combo = " ".join(
-                f"{vector[j]:+.2f}*log({param_names[j]})" for j in order if abs(vector[j]) > 0.1
+                f"{vector[j]:+.2f}*{labels[j]}" for j in order if abs(vector[j]) > 0.1
             )
-            warnings.warn(
+            _warn(
+                record,
                 "The Hessian at the optimum is not positive definite (smallest eigenvalue "
                 f"{eigenvalues[0]:.3g}, largest {largest:.3g}): the likelihood is flat or curving "
                 f"down along {combo}, so these parameters are not identified by the data "
@@ -459,7 +778,7 @@ def covariance_from_hessian(
         return nan, nan.copy(), False
     covariance_log = (eigenvectors / eigenvalues) @ eigenvectors.T
     covariance_log = 0.5 * (covariance_log + covariance_log.T)
-    jac = np.asarray(params, dtype=float)
+    jac = tset.derivative_at(np.asarray(params, dtype=float))
     covariance = covariance_log * np.outer(jac, jac)
     return covariance, covariance_log, True
 
@@ -539,8 +858,10 @@ def fit_maximum_likelihood(
     compressed: bool = False,
     prepare: Callable[..., tuple] | None = None,
     warn: bool = True,
+    transforms: Sequence[str | Transform] | None = None,
+    bound_message: Callable[[dict[str, float]], str | None] | None = None,
 ) -> FitResult:
-    """Maximise a weighted log-likelihood over log-parameters.
+    """Maximise a weighted log-likelihood over transformed parameters.
 
     Parameters
     ----------
@@ -552,15 +873,19 @@ def fit_maximum_likelihood(
         Data columns (equal length).
     param_names : sequence of str
     starts : sequence of ndarray
-        Natural-scale start values; the first is the default, the others are
-        tried too and the best optimum kept.
+        Natural-scale start values (each inside its transform's domain); the
+        first is the default, the others are tried too and the best optimum kept.
     weights : ndarray, optional
         Row weights (default 1).
     penalizer : float, default 0
-        Strength of the L2 penalty ``penalizer * sum(log(theta)**2)`` added to
-        the mean negative log-likelihood.
+        Strength of the L2 penalty ``penalizer * sum(x**2)`` on the transformed
+        parameters ``x`` (``log theta`` for positive parameters: shrinks them
+        toward 1; a real coefficient itself: ridge toward 0; ``logit theta``
+        for a probability: toward 1/2), added to the mean negative
+        log-likelihood.
     log_bounds : (float, float)
-        Bounds for every log-parameter.
+        Bounds for every transformed parameter (the name is historical: with
+        the default :data:`LOG` transforms they are bounds on log-parameters).
     maxiter : int
         Maximum L-BFGS-B iterations per start.
     compressed : bool, default False
@@ -571,7 +896,14 @@ def fit_maximum_likelihood(
         ``loglik_and_gradient`` (e.g. to precompute unique values and
         indices).
     warn : bool, default True
-        Issue convergence and Hessian warnings.
+        Issue convergence and Hessian warnings (they are also kept in
+        :attr:`FitResult.warnings`).
+    transforms : sequence of str or Transform, optional
+        One per parameter: ``"log"`` (positive, the default for all),
+        ``"identity"`` (real) or ``"logit"`` (a probability).
+    bound_message : callable, optional
+        ``f({name: value at the bound}) -> str or None``: the model's own
+        diagnosis when parameters run to a bound (None: the generic message).
 
     Returns
     -------
@@ -579,11 +911,14 @@ def fit_maximum_likelihood(
 
     Notes
     -----
-    The optimised objective is ``-sum_i w_i log L_i(theta) / sum_i w_i +
-    penalizer * ||log theta||^2``. Standard errors come from the Hessian of
-    ``sum_i w_i`` times that objective.
+    The optimised objective is ``-sum_i w_i log L_i(theta(x)) / sum_i w_i +
+    penalizer * ||x||^2`` over ``x = forward(theta)``, with the gradient by the
+    chain rule ``d/dx = theta'(x) d/dtheta``. Standard errors come from the
+    Hessian of ``sum_i w_i`` times that objective (on ``x``), mapped to the
+    natural scale by the Jacobian of the inverse transforms.
     """
     names = tuple(param_names)
+    tset = transform_set(transforms, len(names))
     if penalizer < 0 or not np.isfinite(penalizer):
         raise InvalidParameterError(f"penalizer must be a finite number >= 0, got {penalizer!r}.")
     if compressed:
@@ -632,24 +967,32 @@ def fit_maximum_likelihood(
             log_bounds,
             maxiter,
             warn,
+            tset,
+            bound_message,
         )
 
 
 def _fit_prepared(
-    loglik_and_gradient, columns, w, names, starts, n_unique, penalizer, log_bounds, maxiter, warn
+    loglik_and_gradient, columns, w, names, starts, n_unique, penalizer, log_bounds, maxiter, warn,
+    tset, bound_message,
 ) -> FitResult:
     k = len(names)
-    objective = _Objective(loglik_and_gradient, columns, w, penalizer)
+    record: list[FitWarning] = []
+    objective = _Objective(loglik_and_gradient, columns, w, penalizer,
+                           None if tset.all_log else tset)
     lower, upper = log_bounds
     best = None
     start_lls: list[float] = []
     for start in starts:
         start = np.asarray(start, dtype=float)
-        if start.shape != (k,) or np.any(start <= 0) or not np.all(np.isfinite(start)):
+        if start.shape != (k,) or not np.all(tset.in_domain(start)):
+            domains = ", ".join(f"{n} {t.domain}" for n, t in zip(names, tset.transforms,
+                                                                    strict=True))
             raise InvalidParameterError(
-                f"start values must be {k} finite positive numbers ({names}), got {start!r}."
+                f"start values must be {k} finite numbers in their domains ({domains}), "
+                f"got {start!r}."
             )
-        x0 = np.clip(np.log(start), lower + 1e-3, upper - 1e-3)
+        x0 = np.clip(tset.forward(start), lower + 1e-3, upper - 1e-3)
         if objective(x0)[0] >= _UNDEFINED:
             start_lls.append(-np.inf)
             continue
@@ -662,7 +1005,7 @@ def _fit_prepared(
             best = result
 
     if best is None:
-        ll, grad = objective.loglik(np.log(np.asarray(starts[0], dtype=float)))
+        ll, grad = objective.loglik(tset.forward(np.asarray(starts[0], dtype=float)))
         raise InvalidParameterError(
             f"The log-likelihood is not finite at any of the {len(starts)} start values "
             f"(log-likelihood {ll}, gradient {grad}); the data are probably outside the model's "
@@ -675,7 +1018,7 @@ def _fit_prepared(
     message = str(best.message)
     if n_newton:
         message += f"; polished by {n_newton} Newton step(s)"
-    theta = np.exp(x)
+    theta = tset.inverse(x)
     log_likelihood, _ = objective.loglik(x)
     if not np.isfinite(log_likelihood):
         raise InvalidParameterError(
@@ -692,22 +1035,27 @@ def _fit_prepared(
     )
 
     if warn and at_bound:
-        details = ", ".join(
-            f"{names[j]}={theta[j]:.3g} (bound {np.exp(lower if x[j] < 0 else upper):.0e})"
-            for j in range(k)
-            if names[j] in at_bound
-        )
-        warnings.warn(
-            f"The fit did not converge: parameter(s) {details} ran to a bound of the search "
-            "region, so the data do not pin them down (a degenerate data set, e.g. no repeat "
-            "purchases or no sign of dropout). Estimates and standard errors of these parameters "
-            "are not meaningful; consider more data, a simpler model, or a small penalizer.",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
+        values = {names[j]: float(theta[j]) for j in range(k) if names[j] in at_bound}
+        custom = bound_message(values) if bound_message is not None else None
+        if custom is None:
+            details = ", ".join(
+                f"{names[j]}={theta[j]:.10g} (bound "
+                f"{tset.transforms[j].inverse(np.float64(lower if x[j] < 0 else upper)):.10g})"
+                for j in range(k)
+                if names[j] in at_bound
+            )
+            custom = (
+                f"The fit did not converge: parameter(s) {details} ran to a bound of the search "
+                "region, so the data do not pin them down (a degenerate data set, e.g. no repeat "
+                "purchases or no sign of dropout). Estimates and standard errors of these "
+                "parameters are not meaningful; consider more data, a simpler model, or a small "
+                "penalizer."
+            )
+        _warn(record, custom, ConvergenceWarning, stacklevel=4)
     elif warn and not converged:
         worst = names[int(np.argmax(np.abs(grad)))]
-        warnings.warn(
+        _warn(
+            record,
             f"The fit did not converge: the gradient norm is {gradient_norm:.2e} (tolerance "
             f"{GRADIENT_TOLERANCE:.0e}), largest for parameter '{worst}'; optimizer said: "
             f"{message}. Try other start values, rescale time (e.g. weeks instead of days) or a "
@@ -730,7 +1078,7 @@ def _fit_prepared(
         hessian_ok = False
     else:
         covariance, covariance_log, hessian_ok = covariance_from_hessian(
-            hessian_log, theta, names, warn=warn
+            hessian_log, theta, names, warn=warn, transforms=tset, record=record
         )
 
     return FitResult(
@@ -738,8 +1086,8 @@ def _fit_prepared(
         param_names=names,
         log_likelihood=float(log_likelihood),
         covariance=covariance,
-        covariance_log=covariance_log,
-        hessian_log=hessian_log,
+        covariance_transformed=covariance_log,
+        hessian_transformed=hessian_log,
         converged=converged,
         message=message,
         n_iterations=int(best.nit),
@@ -752,6 +1100,8 @@ def _fit_prepared(
         at_bound=at_bound,
         hessian_ok=bool(hessian_ok),
         penalizer=float(penalizer),
+        transforms=tset.transforms,
+        warnings=record,
     )
 
 
@@ -762,26 +1112,36 @@ def summary_table(
     covariance_log: np.ndarray,
     *,
     alpha: float = 0.05,
+    transforms: Sequence[str | Transform] | None = None,
 ) -> pd.DataFrame:
     """Estimates with standard errors and confidence intervals.
 
-    The standard error is the delta-method one on the natural scale
-    (``sqrt(diag(J V J))``). The interval is formed on the log scale and
-    transformed back, ``exp(log(theta) +/- z * se_log)``, so it stays positive
-    and is asymmetric like the likelihood.
+    The standard error is the natural-scale one (``sqrt(diag(J V J^T))``). The
+    interval is formed on each parameter's transformed scale and mapped back,
+    ``inverse(x +/- z * se_x)``: for a positive (log) parameter
+    ``exp(log(theta) +/- z * se_log)``, always positive and asymmetric like the
+    likelihood; for a probability (logit) inside (0, 1); for a real coefficient
+    (identity) the Wald interval ``theta +/- z * se``. When any parameter is
+    real-valued the table also has the Wald test of ``theta = 0``:
+    ``z_value = theta / se`` and the two-sided ``p_value = 2 (1 - Phi(|z|))``
+    (NaN for the other parameters, whose value 0 is outside their domain).
 
     Parameters
     ----------
     param_names : sequence of str
     params, covariance, covariance_log : ndarray
+        Estimates, natural-scale covariance, covariance on the transformed scale.
     alpha : float, default 0.05
         1 - confidence level.
+    transforms : sequence of str or Transform, optional
+        One per parameter (default all :data:`LOG`).
 
     Returns
     -------
     DataFrame
         Index ``param_names``; columns ``estimate``, ``std_error``,
-        ``ci_lower``, ``ci_upper``.
+        ``ci_lower``, ``ci_upper`` (and ``z_value``, ``p_value`` with
+        real-valued parameters).
 
     Examples
     --------
@@ -792,16 +1152,31 @@ def summary_table(
     if not 0 < alpha < 1:
         raise InvalidParameterError(f"alpha must be between 0 and 1, got {alpha!r}.")
     params = np.asarray(params, dtype=float)
+    tset = transform_set(transforms, params.shape[0])
     z = ndtri(1 - alpha / 2)  # normal quantile; scipy.stats is slow to import
     se = np.sqrt(np.diag(covariance))
     se_log = np.sqrt(np.diag(covariance_log))
+    if tset.all_log:
+        lower, upper = params * np.exp(-z * se_log), params * np.exp(z * se_log)
+    else:
+        x = tset.forward(params)
+        lower, upper = tset.inverse(x - z * se_log), tset.inverse(x + z * se_log)
+        real = np.array([t is IDENTITY for t in tset.transforms])
+        # an identity parameter's interval is exactly the Wald one on the natural scale
+        lower = np.where(real, params - z * se, lower)
+        upper = np.where(real, params + z * se, upper)
     table = pd.DataFrame(
         {
             "estimate": params,
             "std_error": se,
-            "ci_lower": params * np.exp(-z * se_log),
-            "ci_upper": params * np.exp(z * se_log),
+            "ci_lower": lower,
+            "ci_upper": upper,
         },
         index=pd.Index(list(param_names), name="parameter"),
     )
+    if not tset.all_log and real.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zval = np.where(real, params / se, np.nan)
+        table["z_value"] = zval
+        table["p_value"] = np.where(real, 2.0 * ndtr(-np.abs(zval)), np.nan)
     return table

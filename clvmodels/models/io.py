@@ -2,7 +2,8 @@
 
 :func:`load_model` validates the whole file before building anything: the
 format version, the model type (a key or class name of
-:mod:`clvmodels.models.registry`), parameter names, finite positive parameter values, a
+:mod:`clvmodels.models.registry`), parameter names, parameter values in their
+domains (finite and positive for the usual log-transformed parameters), a
 finite symmetric covariance of the right shape, the time unit and the
 hyperparameters. Every problem raises :class:`~clvmodels.errors.ModelFileError`
 saying what is wrong and where. There is no pickle anywhere.
@@ -100,8 +101,11 @@ def model_from_dict(d: dict, *, source: str = "the model description") -> BaseMo
         fail(f"params must be an object with exactly the keys {names}, got {got!r}.")
     for p in names:
         v = params[p]
-        if not _is_number(v) or not math.isfinite(v) or v <= 0:
-            fail(f"parameter {p} must be a finite positive number, got {v!r}.")
+        transform = cls._transform_of(p)
+        if not _is_number(v) or not bool(transform.in_domain(np.float64(v))):
+            what = {"> 0": "positive number", "real": "number"}.get(
+                transform.domain, f"number {transform.domain}")
+            fail(f"parameter {p} must be a finite {what}, got {v!r}.")
 
     for key in ("covariance", "covariance_log"):
         cov = d.get(key)

@@ -113,10 +113,10 @@ _SPECS: tuple[ModelSpec, ...] = (
               intervals=False, legacy_names=("ShiftedBetaGeometric",)),
     ModelSpec("gamma_gamma", _M + "gamma_gamma", "GammaGamma", "Gamma-Gamma", "spend",
               legacy_names=("GammaGamma",)),
-    ModelSpec("bgnbd_covariates", _M + "covariates", "BGNBDCovariates",
+    ModelSpec("bgnbd_covariates", _M + "covariates.bgnbd", "BGNBDCovariates",
               "BG/NBD with covariates", "purchase", covariates=True, conditional_pmf=True,
               legacy_names=("BGNBDCovariates",)),
-    ModelSpec("paretonbd_covariates", _M + "covariates", "ParetoNBDCovariates",
+    ModelSpec("paretonbd_covariates", _M + "covariates.paretonbd", "ParetoNBDCovariates",
               "Pareto/NBD with covariates", "purchase", covariates=True, conditional_pmf=True,
               legacy_names=("ParetoNBDCovariates",)),
 )

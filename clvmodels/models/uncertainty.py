@@ -16,11 +16,14 @@ both, see :func:`clvmodels.models.forecast.forecast_customer_base`.
 Two ways to draw ``theta*``:
 
 ``method="asymptotic"`` (default)
-    ``log theta* ~ Normal(log theta_hat, V)`` with ``V = model._covariance_log``,
-    the inverse Hessian of the negative log-likelihood on the log scale from
-    the fit (the large-sample distribution of the maximum-likelihood
-    estimate; drawn on the log scale so every draw is positive). Needs a
-    fitted model whose Hessian was positive definite.
+    ``x* ~ Normal(x_hat, V)`` on the optimiser's scale ``x`` (the parameter
+    transforms of the fit: ``log theta`` for positive parameters, ``theta``
+    itself for real coefficients, ``logit theta`` for probabilities), with
+    ``V = model._covariance_log``, the inverse Hessian of the negative
+    log-likelihood on that scale (the large-sample distribution of the
+    maximum-likelihood estimate); ``theta* = inverse(x*)``, so every draw is in
+    its parameter's domain. Needs a fitted model whose Hessian was positive
+    definite.
 ``method="bootstrap"``
     Nonparametric bootstrap over customers: the calibration summary
     (``fit_summary=``, required: the model does not keep its training data)
@@ -64,6 +67,7 @@ import pandas as pd
 
 from clvmodels.data._random import check_random_state
 from clvmodels.errors import CLVError, InvalidParameterError, StatisticalWarning
+from clvmodels.models._fit import transform_set
 
 __all__ = [
     "CHUNK_CELLS",
@@ -141,16 +145,18 @@ def _usable_covariance(model) -> np.ndarray:
     cov = getattr(model, "_covariance_log", None)
     k = len(model.params_)
     if cov is None or np.shape(cov) != (k, k) or not np.all(np.isfinite(cov)):
-        if getattr(model, "converged_", None) is None:
+        result = model.fit_result_
+        if not result.fitted:
             why = (f"this {name} was built with from_params (or loaded without a covariance), so "
                    "there is no estimate of how uncertain its parameters are")
         else:
             why = (f"the fit of this {name} has no usable covariance (the Hessian at the optimum "
                    f"was not positive definite or a parameter ran to a bound: "
-                   f"fit_info_['hessian_ok'] = {model.fit_info_.get('hessian_ok')}, at_bound = "
-                   f"{model.fit_info_.get('at_bound')})")
+                   f"fit_result_.hessian_ok = {result.hessian_ok}, at_bound = "
+                   f"{result.at_bound})")
         raise InvalidParameterError(
-            f"Asymptotic intervals need the covariance of the log-parameters, but {why}. Use "
+            f"Asymptotic intervals need the covariance of the parameters on the optimiser's "
+            f"scale, but {why}. Use "
             "method='bootstrap' with fit_summary=<the calibration summary> (refits on "
             "resampled customers), or refit the model on data that identify its parameters "
             "(more customers, or a small penalizer)."
@@ -166,11 +172,13 @@ def _usable_covariance(model) -> np.ndarray:
 
 
 def draw_parameters(model, n_draws: int = 1000, random_state=None) -> np.ndarray:
-    """Draws of the parameters from their asymptotic normal distribution on the log scale.
+    """Draws of the parameters from their asymptotic normal distribution on the fit's scale.
 
-    ``log theta* = log theta_hat + L z``, ``z ~ Normal(0, I)``, ``L L' =
-    model._covariance_log`` (inverse Hessian of the negative log-likelihood
-    with respect to the log-parameters).
+    ``x* = x_hat + L z``, ``z ~ Normal(0, I)``, ``L L' = model._covariance_log``
+    (inverse Hessian of the negative log-likelihood with respect to the
+    transformed parameters ``x``), and ``theta* = inverse(x*)`` through each
+    parameter's transform (``exp`` for positive parameters, the identity for
+    real coefficients, which may be negative, ``expit`` for probabilities).
 
     Parameters
     ----------
@@ -188,36 +196,34 @@ def draw_parameters(model, n_draws: int = 1000, random_state=None) -> np.ndarray
     ------
     InvalidParameterError
         When the model has no usable covariance (``from_params``, Hessian not
-        positive definite): use the bootstrap or refit.
+        positive definite), or when draws leave the region the model is
+        fitted in: use the bootstrap or refit.
     """
     n_draws = _check_count(n_draws, "n_draws")
     chol = _usable_covariance(model)
     rng = check_random_state(random_state)
     estimate = model.params_.to_numpy(dtype=float)
-    # which parameters the fit worked with on the log scale (all, unless the model says
-    # otherwise: covariate coefficients are fitted, and drawn, on their own scale)
-    on_log = np.ones(estimate.size, dtype=bool)
-    if hasattr(model, "_draw_log_scale"):
-        on_log = np.asarray(model._draw_log_scale(), dtype=bool)
-    log_hat = estimate.copy()
-    log_hat[on_log] = np.log(estimate[on_log])
-    z = rng.standard_normal((n_draws, log_hat.size))
-    log_draws = log_hat + z @ chol.T
+    transforms = transform_set(model._transforms(), estimate.size)
+    x_hat = transforms.forward(estimate)
+    z = rng.standard_normal((n_draws, x_hat.size))
+    x_draws = x_hat + z @ chol.T
     lower, upper = getattr(model, "_log_bounds", (-np.inf, np.inf))
-    outside = ((log_draws < lower) | (log_draws > upper)) & on_log
+    outside = (x_draws < lower) | (x_draws > upper)
     if outside.any():
         j = int(np.argmax(outside.sum(axis=0)))
         name = model.params_.index[j]
+        t = transforms.transforms[j]
         se = float(np.sqrt(np.diag(np.asarray(model._covariance_log))[j]))
+        low, high = (float(t.inverse(np.float64(v))) for v in (lower, upper))
         raise InvalidParameterError(
             f"{int(outside.any(axis=1).sum())} of {n_draws} normal draws put a parameter outside "
-            f"the range the model is fitted in ({np.exp(lower):.0e} to {np.exp(upper):.0e}); "
+            f"the range the model is fitted in ({low:.3g} to {high:.3g}); "
             f"the worst is {name} = {model.params_.iloc[j]:.4g} with a standard error of "
-            f"{se:.3g} on the log scale: the data barely identify it, so the asymptotic normal "
-            "approximation is not usable. Use method='bootstrap' with fit_summary=<the "
+            f"{se:.3g} on the {t.name} scale: the data barely identify it, so the asymptotic "
+            "normal approximation is not usable. Use method='bootstrap' with fit_summary=<the "
             "calibration summary>, or more data."
         )
-    return np.where(on_log, np.exp(np.where(on_log, log_draws, 0.0)), log_draws)
+    return transforms.inverse(x_draws)
 
 
 def bootstrap_parameters(model, fit_summary, n_boot: int = 200, random_state=None,
