@@ -174,7 +174,8 @@ class ComparisonResult:
 
     def tracking(self, period_days: float | None = None) -> pd.DataFrame:
         """Per-period tracking of the holdout's total transactions, for every method that
-        can forecast per period (those with a purchase model).
+        can forecast per period (those with a purchase model; covariate models, whose
+        attributes are the method's and not the summary's, are left out).
 
         Parameters
         ----------
@@ -212,7 +213,10 @@ class ComparisonResult:
         for record in self.fits:
             if record.cutoff != cal or "purchase" not in record.models:
                 continue
-            curve = expected_purchase_curve(record.models["purchase"], summary, ends / unit_days)
+            model = record.models["purchase"]
+            if getattr(model, "covariate_columns", None):
+                continue  # its covariates are the method's, not in the summary
+            curve = expected_purchase_curve(model, summary, ends / unit_days)
             predicted = np.diff(np.r_[0.0, curve.sum(axis=0)])
             table = tracking_error(predicted, actual)
             summaries[record.method] = dict(table.attrs)
