@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT))  # document this checkout, not another installed c
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
 )
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 import clvmodels  # noqa: E402
 
@@ -89,6 +88,7 @@ nb_execution_show_tb = True
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
+myst_update_mathjax = False  # MathJax 2 (served locally) takes the config below
 
 # --------------------------------------------------------------------------- HTML
 html_theme = "pydata_sphinx_theme"
@@ -97,6 +97,7 @@ html_static_path = ["_static"]
 html_css_files = ["clvmodels.css"]
 html_theme_options = {
     "navbar_align": "left",
+    "header_links_before_dropdown": 5,
     "show_toc_level": 2,
     "navigation_with_keys": False,
     "secondary_sidebar_items": ["page-toc"],
@@ -109,17 +110,21 @@ copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
 
 # MathJax is served from the site itself (the build machine and readers may be offline):
-# the MathJax 2 files of jupyter-server-mathjax are copied under _static/mathjax.
+# the MathJax 2 files of jupyter-server-mathjax are copied to _static/mathjax when the
+# build finishes (_copy_mathjax); they carry the STIX-Web fonts only.
 import jupyter_server_mathjax  # noqa: E402
 
 _MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"
-html_static_path.append(str(_MATHJAX.parent))  # copies static/ to _static/static/...
-mathjax_path = "static/MathJax.js?config=TeX-AMS_CHTML-full"
-mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]],
-                               "displayMath": [["\\[", "\\]"]],
-                               "processEscapes": True},
-                   "CommonHTML": {"linebreaks": {"automatic": True}},
-                   "showMathMenu": False, "messageStyle": "none"}
+mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+mathjax2_config = {
+    "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
+                "processEscapes": True},
+    "HTML-CSS": {"availableFonts": ["STIX-Web"], "preferredFont": "STIX-Web",
+                 "webFont": "STIX-Web", "imageFont": None,
+                 "linebreaks": {"automatic": True}},
+    "showMathMenu": False,
+    "messageStyle": "none",
+}
 
 
 # --------------------------------------------------------------------------- build hooks
@@ -242,7 +247,13 @@ def _skip_member(app, what, name, obj, skip, options):
     return None
 
 
+def _copy_mathjax(app, exception) -> None:
+    if exception is None and app.builder.format == "html":
+        shutil.copytree(_MATHJAX, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
+
+
 def setup(app):
+    app.connect("build-finished", _copy_mathjax)
     app.connect("builder-inited", _copy_notebooks)
     app.connect("missing-reference", _missing_reference)
     app.connect("autodoc-skip-member", _skip_member)
