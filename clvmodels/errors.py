@@ -14,6 +14,7 @@ __all__ = [
     "InvalidSummaryError",
     "InvalidFunnelEventsError",
     "InvalidParameterError",
+    "InvalidCustomerDataError",
     "NotFittedError",
     "ModelFileError",
     "UnitMismatchError",

@@ -45,14 +45,32 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
+from clvmodels._typing import DateLike
 from clvmodels.data.summary import time_unit_days
 from clvmodels.errors import InvalidParameterError, UnitMismatchError
 from clvmodels.evaluation import metrics as _metrics
+
+if TYPE_CHECKING:  # matplotlib and the models are imported only when a plot is drawn
+    import matplotlib.axes
+
+
+class PurchaseModel(Protocol):
+    """What the plots use of a fitted purchase model (BG/NBD, Pareto/NBD, MBG/NBD, ...)."""
+
+    def probability_alive(self, summary: pd.DataFrame | None = None) -> Any: ...
+
+    def expected_purchases(self, summary: pd.DataFrame | None = None, t: float = 1.0) -> Any: ...
+
+    def probability_of_purchases(self, n: Any, t: Any) -> Any: ...
+
+    def expected_purchases_new_customer(self, t: Any) -> Any: ...
 
 __all__ = [
     "frequency_histogram_table",
@@ -78,11 +96,11 @@ __all__ = [
 _UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
 
-def _unit_name(time_unit) -> str:
+def _unit_name(time_unit: str | None) -> str:
     return _UNIT_NAMES.get(str(time_unit).upper(), "time units") if time_unit else "time units"
 
 
-def _get_ax(ax):
+def _get_ax(ax: matplotlib.axes.Axes | None) -> matplotlib.axes.Axes:
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -90,7 +108,7 @@ def _get_ax(ax):
     return ax
 
 
-def _model_label(model, label: str | None) -> str:
+def _model_label(model: object, label: str | None) -> str:
     """``label``, else the model's display name from the registry ("BG/NBD"), else "Model"."""
     if label is not None:
         return label
@@ -102,7 +120,7 @@ def _model_label(model, label: str | None) -> str:
         return "Model"
 
 
-def _check_unit(model, time_unit, where: str) -> None:
+def _check_unit(model: object, time_unit: str | None, where: str) -> None:
     fitted = getattr(model, "time_unit_", None)
     if fitted is not None and time_unit is not None and str(fitted) != str(time_unit).upper():
         raise UnitMismatchError(
@@ -114,7 +132,7 @@ def _check_unit(model, time_unit, where: str) -> None:
 # --- frequency histogram ---------------------------------------------------------------
 
 
-def _max_frequency(max_frequency) -> int:
+def _max_frequency(max_frequency: int) -> int:
     if int(max_frequency) != max_frequency or max_frequency < 1:
         raise InvalidParameterError(
             f"max_frequency must be an integer >= 1, got {max_frequency!r}."
@@ -122,7 +140,9 @@ def _max_frequency(max_frequency) -> int:
     return int(max_frequency)
 
 
-def frequency_histogram_table(model, summary: pd.DataFrame, max_frequency: int = 7) -> pd.DataFrame:
+def frequency_histogram_table(
+    model: PurchaseModel, summary: pd.DataFrame, max_frequency: int = 7,
+) -> pd.DataFrame:
     r"""Customers by calibration repeat transactions: actual count vs the model's expectation.
 
     The model's expected number of customers with ``n`` repeat transactions
@@ -166,8 +186,10 @@ def frequency_histogram_table(model, summary: pd.DataFrame, max_frequency: int =
                         index=pd.Index(labels, name="frequency"))
 
 
-def plot_frequency_histogram(model, summary: pd.DataFrame, max_frequency: int = 7, ax=None,
-                             label: str | None = None):
+def plot_frequency_histogram(
+    model: PurchaseModel, summary: pd.DataFrame, max_frequency: int = 7,
+    ax: matplotlib.axes.Axes | None = None, label: str | None = None,
+) -> matplotlib.axes.Axes:
     """Bar chart of :func:`frequency_histogram_table`: actual vs model customers per repeat count.
 
     Two bar groups (``ax.containers``): actual, then model, labelled ``label``
@@ -191,7 +213,9 @@ def plot_frequency_histogram(model, summary: pd.DataFrame, max_frequency: int = 
 # --- conditional expectations ------------------------------------------------------------
 
 
-def _named_predictions(predicted, default: str = "predicted") -> dict:
+def _named_predictions(
+    predicted: pd.DataFrame | Mapping[str, ArrayLike] | ArrayLike, default: str = "predicted",
+) -> dict:
     if isinstance(predicted, pd.DataFrame):
         return {str(c): predicted[c] for c in predicted.columns}
     if isinstance(predicted, dict):
@@ -199,8 +223,10 @@ def _named_predictions(predicted, default: str = "predicted") -> dict:
     return {default: predicted}
 
 
-def conditional_expectations_table(frequency, actual, predicted, max_frequency: int = 7
-                                   ) -> pd.DataFrame:
+def conditional_expectations_table(
+    frequency: ArrayLike, actual: ArrayLike,
+    predicted: pd.DataFrame | Mapping[str, ArrayLike] | ArrayLike, max_frequency: int = 7,
+) -> pd.DataFrame:
     """Mean holdout transactions by calibration frequency: actual and one column per method.
 
     ``predicted`` is one array/Series (column ``predicted``), a dict
@@ -226,7 +252,11 @@ def conditional_expectations_table(frequency, actual, predicted, max_frequency: 
     return out
 
 
-def plot_conditional_expectations(frequency, actual, predicted, max_frequency: int = 7, ax=None):
+def plot_conditional_expectations(
+    frequency: ArrayLike, actual: ArrayLike,
+    predicted: pd.DataFrame | Mapping[str, ArrayLike] | ArrayLike, max_frequency: int = 7,
+    ax: matplotlib.axes.Axes | None = None,
+) -> matplotlib.axes.Axes:
     """Line chart of :func:`conditional_expectations_table` (Fader, Hardie & Lee 2005, figure 4).
 
     One line for the actual holdout means, then one per method, against the
@@ -249,9 +279,12 @@ def plot_conditional_expectations(frequency, actual, predicted, max_frequency: i
 # --- tracking plots ----------------------------------------------------------------------
 
 
-def _new_customer_curve(model):
-    if callable(getattr(model, "expected_purchases_new_customer", None)):
-        return model.expected_purchases_new_customer
+def _new_customer_curve(
+    model: PurchaseModel | Callable[[float], ArrayLike],
+) -> Callable[[float], ArrayLike]:
+    curve = getattr(model, "expected_purchases_new_customer", None)
+    if callable(curve):
+        return curve
     if callable(model):
         return model
     raise InvalidParameterError(
@@ -259,9 +292,11 @@ def _new_customer_curve(model):
     )
 
 
-def tracking_table(transactions: pd.DataFrame, model, calibration_end, observation_end=None, *,
-                   time_unit: str = "W", period: float = 1.0, customer_id: str = "customer_id",
-                   date: str = "date") -> pd.DataFrame:
+def tracking_table(
+    transactions: pd.DataFrame, model: PurchaseModel | Callable[[float], ArrayLike],
+    calibration_end: DateLike, observation_end: DateLike | None = None, *, time_unit: str = "W",
+    period: float = 1.0, customer_id: str = "customer_id", date: str = "date",
+) -> pd.DataFrame:
     r"""Repeat transactions per period, actual vs model, over calibration and holdout.
 
     The cohort is the customers whose first purchase is on or before
@@ -424,8 +459,10 @@ def forecast_band_table(table: pd.DataFrame, forecast: pd.DataFrame,
     })
 
 
-def _plot_tracking(table: pd.DataFrame, which: str, ax, label: str, forecast=None,
-                   forecast_label: str = "Forecast"):
+def _plot_tracking(
+    table: pd.DataFrame, which: str, ax: matplotlib.axes.Axes | None, label: str,
+    forecast: pd.DataFrame | None = None, forecast_label: str = "Forecast",
+) -> matplotlib.axes.Axes:
     ax = _get_ax(ax)
     prefix = "cumulative_" if which == "cumulative" else ""
     ax.plot(table["time"], table[prefix + "actual"], color="black", label="Actual")
@@ -448,9 +485,12 @@ def _plot_tracking(table: pd.DataFrame, which: str, ax, label: str, forecast=Non
     return ax
 
 
-def plot_cumulative_tracking(transactions, model, calibration_end, observation_end=None, *,
-                             ax=None, label: str | None = None, forecast=None,
-                             forecast_label: str = "Forecast", **kwargs):
+def plot_cumulative_tracking(
+    transactions: pd.DataFrame, model: PurchaseModel | Callable[[float], ArrayLike],
+    calibration_end: DateLike, observation_end: DateLike | None = None, *,
+    ax: matplotlib.axes.Axes | None = None, label: str | None = None,
+    forecast: pd.DataFrame | None = None, forecast_label: str = "Forecast", **kwargs: Any,
+) -> matplotlib.axes.Axes:
     """Cumulative repeat transactions, actual vs model, with the end of calibration marked.
 
     Three lines: actual, model (``label``; default the model's display name,
@@ -469,9 +509,12 @@ def plot_cumulative_tracking(transactions, model, calibration_end, observation_e
                           forecast_label)
 
 
-def plot_incremental_tracking(transactions, model, calibration_end, observation_end=None, *,
-                              ax=None, label: str | None = None, forecast=None,
-                              forecast_label: str = "Forecast", **kwargs):
+def plot_incremental_tracking(
+    transactions: pd.DataFrame, model: PurchaseModel | Callable[[float], ArrayLike],
+    calibration_end: DateLike, observation_end: DateLike | None = None, *,
+    ax: matplotlib.axes.Axes | None = None, label: str | None = None,
+    forecast: pd.DataFrame | None = None, forecast_label: str = "Forecast", **kwargs: Any,
+) -> matplotlib.axes.Axes:
     """Repeat transactions per period (weekly by default), actual vs model, cutoff marked.
 
     Three lines: actual, model (``label``; default the model's display name,
@@ -490,7 +533,10 @@ def plot_incremental_tracking(transactions, model, calibration_end, observation_
 # --- matrices over (frequency, recency) --------------------------------------------------
 
 
-def _grid(summary, max_frequency, max_recency, T):
+def _grid(
+    summary: pd.DataFrame | None, max_frequency: int | None, max_recency: float | None,
+    T: float | None,
+) -> tuple[np.ndarray, np.ndarray, float]:
     if summary is not None:
         if max_frequency is None:
             max_frequency = int(summary["frequency"].max())
@@ -509,7 +555,11 @@ def _grid(summary, max_frequency, max_recency, T):
     return frequency, recency, float(T)
 
 
-def _matrix(values_of, model, summary, max_frequency, max_recency, T, name):
+def _matrix(
+    values_of: Callable[[pd.DataFrame], ArrayLike], model: PurchaseModel,
+    summary: pd.DataFrame | None, max_frequency: int | None, max_recency: float | None,
+    T: float | None, name: str,
+) -> pd.DataFrame:
     frequency, recency, T = _grid(summary, max_frequency, max_recency, T)
     if summary is not None:
         _check_unit(model, summary.attrs.get("time_unit"), name)
@@ -525,8 +575,10 @@ def _matrix(values_of, model, summary, max_frequency, max_recency, T, name):
     return out
 
 
-def probability_alive_table(model, summary: pd.DataFrame | None = None, *, max_frequency=None,
-                            max_recency=None, T=None) -> pd.DataFrame:
+def probability_alive_table(
+    model: PurchaseModel, summary: pd.DataFrame | None = None, *, max_frequency: int | None = None,
+    max_recency: float | None = None, T: float | None = None,
+) -> pd.DataFrame:
     """P(alive) over a grid of frequency (rows) and recency (columns) for customers of age ``T``.
 
     Frequency runs over ``0..max_frequency`` and recency over whole time
@@ -539,8 +591,10 @@ def probability_alive_table(model, summary: pd.DataFrame | None = None, *, max_f
                    max_recency, T, "probability_alive_table")
 
 
-def expected_purchases_table(model, summary: pd.DataFrame | None = None, t: float = 1.0, *,
-                             max_frequency=None, max_recency=None, T=None) -> pd.DataFrame:
+def expected_purchases_table(
+    model: PurchaseModel, summary: pd.DataFrame | None = None, t: float = 1.0, *,
+    max_frequency: int | None = None, max_recency: float | None = None, T: float | None = None,
+) -> pd.DataFrame:
     """Expected purchases in the next ``t`` time units over a (frequency, recency) grid.
 
     Same grid and conventions as :func:`probability_alive_table`; calls
@@ -550,7 +604,9 @@ def expected_purchases_table(model, summary: pd.DataFrame | None = None, t: floa
                    max_recency, T, "expected_purchases_table")
 
 
-def _plot_matrix(table: pd.DataFrame, ax, title: str, cmap: str):
+def _plot_matrix(
+    table: pd.DataFrame, ax: matplotlib.axes.Axes | None, title: str, cmap: str,
+) -> matplotlib.axes.Axes:
     ax = _get_ax(ax)
     rec = table.columns.to_numpy(dtype=float)
     freq = table.index.to_numpy(dtype=float)
@@ -564,8 +620,11 @@ def _plot_matrix(table: pd.DataFrame, ax, title: str, cmap: str):
     return ax
 
 
-def plot_probability_alive_matrix(model, summary=None, *, max_frequency=None, max_recency=None,
-                                  T=None, ax=None, cmap: str = "viridis"):
+def plot_probability_alive_matrix(
+    model: PurchaseModel, summary: pd.DataFrame | None = None, *, max_frequency: int | None = None,
+    max_recency: float | None = None, T: float | None = None,
+    ax: matplotlib.axes.Axes | None = None, cmap: str = "viridis",
+) -> matplotlib.axes.Axes:
     """Heatmap of :func:`probability_alive_table` with a colour bar."""
     table = probability_alive_table(model, summary, max_frequency=max_frequency,
                                     max_recency=max_recency, T=T)
@@ -574,8 +633,11 @@ def plot_probability_alive_matrix(model, summary=None, *, max_frequency=None, ma
     return _plot_matrix(table, ax, title, cmap)
 
 
-def plot_expected_purchases_matrix(model, summary=None, t: float = 1.0, *, max_frequency=None,
-                                   max_recency=None, T=None, ax=None, cmap: str = "viridis"):
+def plot_expected_purchases_matrix(
+    model: PurchaseModel, summary: pd.DataFrame | None = None, t: float = 1.0, *,
+    max_frequency: int | None = None, max_recency: float | None = None, T: float | None = None,
+    ax: matplotlib.axes.Axes | None = None, cmap: str = "viridis",
+) -> matplotlib.axes.Axes:
     """Heatmap of :func:`expected_purchases_table` with a colour bar."""
     table = expected_purchases_table(model, summary, t, max_frequency=max_frequency,
                                      max_recency=max_recency, T=T)
@@ -634,8 +696,10 @@ def leaderboard_table(leaderboard: pd.DataFrame, metric: str | None = None) -> p
     return out
 
 
-def plot_leaderboard(leaderboard: pd.DataFrame, metric: str | None = None, ax=None, *,
-                     labels: dict | None = None):
+def plot_leaderboard(
+    leaderboard: pd.DataFrame, metric: str | None = None, ax: matplotlib.axes.Axes | None = None, *,
+    labels: dict | None = None,
+) -> matplotlib.axes.Axes:
     """Horizontal bar chart of one metric per method, best on top, with backtest error bars.
 
     One bar per method (``ax.containers[0]``); error bars (one standard
@@ -668,7 +732,9 @@ def plot_leaderboard(leaderboard: pd.DataFrame, metric: str | None = None, ax=No
 # --- gains / lift ------------------------------------------------------------------------
 
 
-def gains_table(actual, predictions, *, perfect: bool = True) -> pd.DataFrame:
+def gains_table(
+    actual: ArrayLike, predictions: pd.DataFrame | Mapping[str, ArrayLike], *, perfect: bool = True,
+) -> pd.DataFrame:
     """Gains curves of several methods, tidy: method, share_of_customers, share_of_actual.
 
     ``predictions`` is a dict ``{method name: predicted values}`` or a
@@ -688,7 +754,10 @@ def gains_table(actual, predictions, *, perfect: bool = True) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def plot_gains(actual, predictions, ax=None, *, kind: str = "gains", perfect: bool = True):
+def plot_gains(
+    actual: ArrayLike, predictions: pd.DataFrame | Mapping[str, ArrayLike],
+    ax: matplotlib.axes.Axes | None = None, *, kind: str = "gains", perfect: bool = True,
+) -> matplotlib.axes.Axes:
     """Gains (cumulative share of actual value vs share of customers) or lift curves per method.
 
     ``kind="gains"``: one line per method, the perfect ranking (dotted, with
@@ -705,7 +774,7 @@ def plot_gains(actual, predictions, ax=None, *, kind: str = "gains", perfect: bo
         if kind == "lift":
             keep = x > 0
             x, y = x[keep], y[keep] / x[keep]
-        style = {"linestyle": ":", "color": "black"} if name == "perfect" else {}
+        style: dict[str, Any] = {"linestyle": ":", "color": "black"} if name == "perfect" else {}
         ax.plot(x, y, label=str(name), **style)
     if kind == "gains":
         ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="random")

@@ -5,7 +5,10 @@ named methods in :mod:`clvmodels.evaluation.registry`, the metrics in
 :mod:`clvmodels.evaluation.metrics`, the goodness-of-fit test in
 :mod:`clvmodels.evaluation.goodness_of_fit`, the naive baselines in
 :mod:`clvmodels.evaluation.baselines` and the gradient-boosting baseline in
-:mod:`clvmodels.evaluation.ml`.
+:mod:`clvmodels.evaluation.ml`, the zero-inflated lognormal baseline in
+:mod:`clvmodels.evaluation.ziln`, the verdict's statistics in
+:mod:`clvmodels.evaluation.verdict` and the scores of predicted count distributions in
+:mod:`clvmodels.evaluation.scores`.
 """
 
 from clvmodels.evaluation.base import (
@@ -35,6 +38,25 @@ from clvmodels.evaluation.registry import (
     register_method,
     unregister_method,
 )
+from clvmodels.evaluation.scores import (
+    calibration_table,
+    count_pmf_matrix,
+    distribution_scores,
+    interval_coverage,
+    pit_histogram,
+    predictive_intervals,
+    ranked_probability_score,
+    tracking_error,
+)
+from clvmodels.evaluation.verdict import (
+    DECISIONS,
+    comparison_verdict,
+    decide,
+    diebold_mariano,
+    paired_bootstrap,
+    rank_first_share,
+)
+from clvmodels.evaluation.ziln import ZeroInflatedLognormal
 
 __all__ = [
     "Method",
@@ -47,6 +69,7 @@ __all__ = [
     "OwnRate",
     "PopulationRate",
     "GradientBoosting",
+    "ZeroInflatedLognormal",
     "ModelMethod",
     "CovariateModelMethod",
     "compare",
@@ -60,6 +83,20 @@ __all__ = [
     "holdout_log_likelihood",
     "score_predictions",
     "pooled_chi_square",
+    "DECISIONS",
+    "comparison_verdict",
+    "decide",
+    "diebold_mariano",
+    "paired_bootstrap",
+    "rank_first_share",
+    "calibration_table",
+    "count_pmf_matrix",
+    "distribution_scores",
+    "interval_coverage",
+    "pit_histogram",
+    "predictive_intervals",
+    "ranked_probability_score",
+    "tracking_error",
     "available_methods",
     "get_method",
     "register_method",

@@ -15,7 +15,7 @@ from clvmodels.errors import InvalidParameterError
 __all__ = ["number", "count", "positive", "fraction", "rate_above_minus_one"]
 
 
-def number(name: str, value, hint: str = "") -> float:
+def number(name: str, value: object, hint: str = "") -> float:
     """A finite real number (``bool`` and ``None`` are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidParameterError(
@@ -31,7 +31,7 @@ def number(name: str, value, hint: str = "") -> float:
     return out
 
 
-def count(name: str, value, hint: str = "") -> float:
+def count(name: str, value: object, hint: str = "") -> float:
     """A non-negative finite number (a count of customers, orders, ...)."""
     out = number(name, value, hint)
     if out < 0:
@@ -42,7 +42,7 @@ def count(name: str, value, hint: str = "") -> float:
     return out
 
 
-def positive(name: str, value, hint: str = "") -> float:
+def positive(name: str, value: object, hint: str = "") -> float:
     """A strictly positive finite number (a divisor)."""
     out = number(name, value, hint)
     if out <= 0:
@@ -53,7 +53,7 @@ def positive(name: str, value, hint: str = "") -> float:
     return out
 
 
-def non_negative(name: str, value, hint: str = "") -> float:
+def non_negative(name: str, value: object, hint: str = "") -> float:
     """A non-negative finite number (an amount of money, a cost)."""
     out = number(name, value, hint)
     if out < 0:
@@ -64,7 +64,7 @@ def non_negative(name: str, value, hint: str = "") -> float:
     return out
 
 
-def fraction(name: str, value, hint: str = "") -> float:
+def fraction(name: str, value: object, hint: str = "") -> float:
     """A number in [0, 1]; the message suggests dividing by 100 when it looks like a percent."""
     out = number(name, value, hint)
     if not 0.0 <= out <= 1.0:
@@ -79,7 +79,7 @@ def fraction(name: str, value, hint: str = "") -> float:
     return out
 
 
-def rate_above_minus_one(name: str, value, hint: str = "") -> float:
+def rate_above_minus_one(name: str, value: object, hint: str = "") -> float:
     """A rate of return r > -1 (so that the discount factor 1 / (1 + r) is positive)."""
     out = number(name, value, hint)
     if out <= -1.0:

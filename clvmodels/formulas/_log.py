@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
+from clvmodels._typing import DateLike
 from clvmodels.data.transactions import to_timestamp, validate_transactions
 from clvmodels.errors import InvalidParameterError, InvalidTransactionsError
 from clvmodels.formulas import _checks
@@ -60,7 +62,7 @@ def day_number(ts: pd.Timestamp) -> int:
     return int(np.datetime64(ts.date(), "D").astype(np.int64))
 
 
-def month_number(day) -> np.ndarray:
+def month_number(day: ArrayLike) -> np.ndarray:
     """Months since 1970-01 of day numbers."""
     return (
         np.asarray(day, dtype=np.int64).astype("datetime64[D]").astype("datetime64[M]")
@@ -68,20 +70,20 @@ def month_number(day) -> np.ndarray:
     )
 
 
-def month_period(month) -> pd.PeriodIndex:
+def month_period(month: ArrayLike) -> pd.PeriodIndex:
     """Monthly periods of month numbers."""
     month = np.atleast_1d(np.asarray(month, dtype=np.int64))
     return pd.PeriodIndex(month.astype("datetime64[M]"), freq="M")
 
 
-def month_first_day(month) -> np.ndarray:
+def month_first_day(month: ArrayLike) -> np.ndarray:
     """Day number of the first day of months given as month numbers."""
     return np.asarray(month, dtype=np.int64).astype("datetime64[M]").astype("datetime64[D]").astype(
         np.int64
     )
 
 
-def unique_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
+def unique_pairs(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (a, b) pairs of two integer arrays, sorted by a then b."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
@@ -95,15 +97,15 @@ def unique_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
 
 
 def customer_days(
-    transactions,
+    transactions: pd.DataFrame,
     customer_id: str = "customer_id",
     date: str = "date",
     amount: str | None = "amount",
     *,
     cost: str | None = None,
-    margin_rate=None,
+    margin_rate: float | None = None,
     order_id: str | None = None,
-    observation_end=None,
+    observation_end: DateLike | None = None,
     refunds: str = "error",
 ) -> CustomerDays:
     """Validate a log and merge it to customer-days (see the module docstring)."""
@@ -121,7 +123,7 @@ def customer_days(
         margin_rate = _checks.fraction("margin_rate", margin_rate, "0.3 for a 30% margin")
     obs = to_timestamp(observation_end, "observation_end")
     v = validate_transactions(transactions, customer_id, date, amount, refunds=refunds)
-    cols = {"code": v.customer_codes, "day": v.day}
+    cols: dict[str, object] = {"code": v.customer_codes, "day": v.day}
     if amount is not None:
         cols["amount"] = v.amount
     if cost is not None:
@@ -148,6 +150,7 @@ def customer_days(
             )
         df["order"] = pd.factorize(oid)[0]
     if n_after:
+        assert obs is not None  # rows fall after observation_end only when it is given
         df = df[keep]
         if df.empty:
             raise InvalidTransactionsError(

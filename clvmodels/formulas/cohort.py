@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from clvmodels._typing import DateLike
 from clvmodels.errors import ExcludedCustomersWarning, InvalidParameterError
 from clvmodels.formulas import _log
 
@@ -64,7 +65,7 @@ def _cohort_cells(cd: _log.CustomerDays) -> tuple[pd.DataFrame, pd.Series, int]:
 
 
 def cohort_table(
-    transactions,
+    transactions: pd.DataFrame,
     customer_id: str = "customer_id",
     date: str = "date",
     amount: str | None = "amount",
@@ -72,8 +73,8 @@ def cohort_table(
     value: str = "revenue",
     cumulative: bool | None = None,
     cost: str | None = None,
-    margin_rate=None,
-    observation_end=None,
+    margin_rate: float | None = None,
+    observation_end: DateLike | None = None,
     refunds: str = "error",
 ) -> pd.DataFrame:
     """The cohort table: value per cohort customer by cohort and month of age.
@@ -175,7 +176,7 @@ def cohort_table(
 
 
 def cohort_clv(
-    transactions,
+    transactions: pd.DataFrame,
     customer_id: str = "customer_id",
     date: str = "date",
     amount: str = "amount",
@@ -183,8 +184,8 @@ def cohort_clv(
     months: int = 12,
     value: str = "revenue",
     cost: str | None = None,
-    margin_rate=None,
-    observation_end=None,
+    margin_rate: float | None = None,
+    observation_end: DateLike | None = None,
     refunds: str = "error",
 ) -> pd.Series:
     """Cohort CLV: each cohort's cumulative value per customer over its first ``months`` months.

@@ -20,7 +20,7 @@ from clvmodels.formulas import _checks
 __all__ = ["average_revenue_per_user", "annualized_arpu", "historical_clv"]
 
 
-def average_revenue_per_user(revenue, customers) -> float:
+def average_revenue_per_user(revenue: float, customers: float) -> float:
     """Average revenue per user (ARPU) over the period the revenue covers.
 
     .. math:: \\mathrm{ARPU} = \\frac{\\text{revenue}}{\\text{customers}}
@@ -49,7 +49,7 @@ def average_revenue_per_user(revenue, customers) -> float:
     return revenue / customers
 
 
-def annualized_arpu(revenue, customers, period_months) -> float:
+def annualized_arpu(revenue: float, customers: float, period_months: float) -> float:
     """ARPU scaled to twelve months: ``revenue / customers * 12 / period_months``.
 
     Parameters
@@ -77,7 +77,9 @@ def annualized_arpu(revenue, customers, period_months) -> float:
     return arpu * 12.0 / period_months
 
 
-def historical_clv(revenue, customers, period_months, *, lifetime_years=1.0) -> float:
+def historical_clv(
+    revenue: float, customers: float, period_months: float, *, lifetime_years: float = 1.0
+) -> float:
     """Historical CLV: the annual average revenue per customer.
 
     .. math:: \\mathrm{CLV}_{hist} = \\frac{\\text{revenue}}{\\text{customers}}

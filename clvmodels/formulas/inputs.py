@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from clvmodels._typing import DateLike
 from clvmodels.data.transactions import to_timestamp
 from clvmodels.errors import InvalidParameterError, InvalidTransactionsError
 from clvmodels.formulas import _log
@@ -52,7 +53,7 @@ from clvmodels.formulas.traditional import traditional_clv as _traditional_clv
 __all__ = ["monthly_inputs", "formula_inputs", "FormulaInputs", "activity_spells"]
 
 
-def _check_window(active_window) -> int:
+def _check_window(active_window: int) -> int:
     if (
         isinstance(active_window, bool)
         or not isinstance(active_window, (int, np.integer))
@@ -104,7 +105,7 @@ def _month_of(period: pd.Period) -> int:
     return (period.year - 1970) * 12 + period.month - 1
 
 
-def _flow_attrs(cost, margin_rate, order_id) -> dict:
+def _flow_attrs(cost: str | None, margin_rate: float | None, order_id: str | None) -> dict:
     return {
         "margin": "cost column" if cost is not None else (
             f"margin rate {margin_rate}" if margin_rate is not None else None),
@@ -112,7 +113,9 @@ def _flow_attrs(cost, margin_rate, order_id) -> dict:
     }
 
 
-def _monthly_table(cd: _log.CustomerDays, window: int, observation_start) -> pd.DataFrame:
+def _monthly_table(
+    cd: _log.CustomerDays, window: int, observation_start: DateLike | None,
+) -> pd.DataFrame:
     """The monthly table of :func:`monthly_inputs` from validated customer-days."""
     if "amount" not in cd.frame.columns:
         raise InvalidParameterError(
@@ -161,7 +164,7 @@ def _monthly_table(cd: _log.CustomerDays, window: int, observation_start) -> pd.
     b = spells["end"].to_numpy()
     first = spells["first"].to_numpy()
 
-    def covering(month_values):
+    def covering(month_values: np.ndarray) -> np.ndarray:
         # number of spells with a <= t <= b, for each t
         sa = np.sort(a)
         sb = np.sort(b)
@@ -200,17 +203,17 @@ def _monthly_table(cd: _log.CustomerDays, window: int, observation_start) -> pd.
 
 
 def monthly_inputs(
-    transactions,
+    transactions: pd.DataFrame,
     customer_id: str = "customer_id",
     date: str = "date",
     amount: str = "amount",
     *,
     cost: str | None = None,
-    margin_rate=None,
+    margin_rate: float | None = None,
     order_id: str | None = None,
     active_window: int = 1,
-    observation_start=None,
-    observation_end=None,
+    observation_start: DateLike | None = None,
+    observation_end: DateLike | None = None,
     refunds: str = "error",
 ) -> pd.DataFrame:
     """Revenue, orders, margin and customer counts for every calendar month of a log.
@@ -356,7 +359,7 @@ class FormulaInputs:
         d.pop("monthly")
         return pd.Series(d, name="formula_inputs", dtype=object)
 
-    def historical_clv(self, *, lifetime_years=1.0) -> float:
+    def historical_clv(self, *, lifetime_years: float = 1.0) -> float:
         """:func:`~clvmodels.formulas.historical.historical_clv` on these inputs."""
         return _historical_clv(
             self.revenue, self.customers, self.months, lifetime_years=lifetime_years
@@ -367,44 +370,46 @@ class FormulaInputs:
 
         Per customer, the base's CLV is divided by ``customers_end`` as in the article.
         """
-        self._need("average_gross_margin", "pass cost= or margin_rate=")
-        self._need("average_lifetime_months", "no month started with customers")
+        agm = self._need("average_gross_margin", "pass cost= or margin_rate=")
+        alt = self._need("average_lifetime_months", "no month started with customers")
         return _predictive_clv(
-            self.transactions_per_month, self.average_order_value,
-            self.average_gross_margin, self.average_lifetime_months,
+            self.transactions_per_month, self.average_order_value, agm, alt,
             customers=self.customers_end if per_customer else None,
         )
 
-    def traditional_clv(self, discount_rate, *, periods=None) -> float:
+    def traditional_clv(self, discount_rate: float, *, periods: float | None = None) -> float:
         """:func:`~clvmodels.formulas.traditional.traditional_clv` with monthly periods.
 
         GML = gross margin (GM) x revenue per active customer-month; R = the
         pooled monthly retention; ``discount_rate`` is per month.
         """
-        self._need("gross_margin", "pass cost= or margin_rate=")
-        self._need("retention_rate", "no month started with customers")
+        gm = self._need("gross_margin", "pass cost= or margin_rate=")
+        retention = self._need("retention_rate", "no month started with customers")
         return _traditional_clv(
-            self.gross_margin * self.revenue_per_active_customer_month,
-            self.retention_rate, discount_rate, periods=periods,
+            gm * self.revenue_per_active_customer_month,
+            retention, discount_rate, periods=periods,
         )
 
-    def _need(self, name, why):
-        if getattr(self, name) is None:
+    def _need(self, name: str, why: str) -> float:
+        """The figure ``name``; raise, saying why, when this log could not give it."""
+        value = getattr(self, name)
+        if value is None:
             raise InvalidParameterError(f"{name} is not available from this log: {why}.")
+        return float(value)
 
 
 def formula_inputs(
-    transactions,
+    transactions: pd.DataFrame,
     customer_id: str = "customer_id",
     date: str = "date",
     amount: str = "amount",
     *,
     cost: str | None = None,
-    margin_rate=None,
+    margin_rate: float | None = None,
     order_id: str | None = None,
     active_window: int = 1,
-    observation_start=None,
-    observation_end=None,
+    observation_start: DateLike | None = None,
+    observation_end: DateLike | None = None,
     refunds: str = "error",
 ) -> FormulaInputs:
     """Every calculator's inputs from a transaction log, pooled over its complete months.
@@ -441,7 +446,7 @@ def formula_inputs(
     return _pooled_inputs(cd, window, observation_start, _flow_attrs(cost, margin_rate, order_id))
 
 
-def _pooled_inputs(cd: _log.CustomerDays, window: int, observation_start=None,
+def _pooled_inputs(cd: _log.CustomerDays, window: int, observation_start: DateLike | None = None,
                    attrs: dict | None = None) -> FormulaInputs:
     """:func:`formula_inputs` from validated customer-days."""
     monthly = _monthly_table(cd, window, observation_start)
@@ -464,6 +469,12 @@ def _pooled_inputs(cd: _log.CustomerDays, window: int, observation_start=None,
     months = len(full)
     active_months = float(full["customers_end"].sum())
     starts = full["customers_start"].to_numpy()
+    retention: float | None
+    churn: float | None
+    lifetime: float | None
+    cost_total: float | None
+    gm: float | None
+    agm: float | None
     if starts.sum() > 0:
         retention = float(full["retained_customers"].sum() / starts.sum())
         churn = 1.0 - retention
@@ -478,7 +489,7 @@ def _pooled_inputs(cd: _log.CustomerDays, window: int, observation_start=None,
     else:
         cost_total = gm = agm = None
 
-    def ratio(a, b):
+    def ratio(a: float, b: float) -> float:
         return a / b if b > 0 else math.nan
 
     return FormulaInputs(

@@ -39,7 +39,10 @@ from clvmodels.formulas.traditional import _discounted_sum
 __all__ = ["reward_rate", "loyalty_program_clv", "break_even_retention_uplift"]
 
 
-def reward_rate(reward_value, points_per_reward, spend_per_point=1.0, *, redemption_rate=1.0):
+def reward_rate(
+    reward_value: float, points_per_reward: float, spend_per_point: float = 1.0, *,
+    redemption_rate: float = 1.0,
+) -> float:
     r"""Reward rate of a points (or stamps) program, as a fraction of spend.
 
     .. math:: \rho = \frac{\text{reward value} \times \text{redemption rate}}
@@ -80,12 +83,17 @@ def reward_rate(reward_value, points_per_reward, spend_per_point=1.0, *, redempt
     return value * redeemed / (points * spend)
 
 
-def _margin_with(gross_margin, rho, revenue, spend_uplift, fixed_cost):
+def _margin_with(
+    gross_margin: float, rho: float, revenue: float, spend_uplift: float, fixed_cost: float
+) -> float:
     return (gross_margin - rho) * revenue * (1.0 + spend_uplift) - fixed_cost
 
 
-def _common(gross_margin, retention_rate, discount_rate, reward_rate_, revenue_per_period,
-            spend_uplift, cost_per_customer_per_period, periods):
+def _common(
+    gross_margin: float, retention_rate: float, discount_rate: float, reward_rate_: float,
+    revenue_per_period: float, spend_uplift: float, cost_per_customer_per_period: float,
+    periods: float | None,
+) -> tuple[float, float, float, float, float, float, float, float | None]:
     g = _checks.fraction("gross_margin", gross_margin, "0.3 for a 30% margin")
     r = _checks.fraction("retention_rate", retention_rate, "R per period, 0.6 for 60%")
     d = _checks.rate_above_minus_one("discount_rate", discount_rate)
@@ -113,16 +121,16 @@ def _common(gross_margin, retention_rate, discount_rate, reward_rate_, revenue_p
 
 
 def loyalty_program_clv(
-    gross_margin,
-    revenue_per_period,
-    retention_rate,
-    discount_rate,
-    reward_rate,
+    gross_margin: float,
+    revenue_per_period: float,
+    retention_rate: float,
+    discount_rate: float,
+    reward_rate: float,
     *,
-    retention_uplift=0.0,
-    spend_uplift=0.0,
-    cost_per_customer_per_period=0.0,
-    periods=None,
+    retention_uplift: float = 0.0,
+    spend_uplift: float = 0.0,
+    cost_per_customer_per_period: float = 0.0,
+    periods: float | None = None,
 ) -> pd.Series:
     r"""CLV with and without a loyalty program (traditional formula).
 
@@ -199,15 +207,15 @@ def loyalty_program_clv(
 
 
 def break_even_retention_uplift(
-    gross_margin,
-    retention_rate,
-    discount_rate,
-    reward_rate,
+    gross_margin: float,
+    retention_rate: float,
+    discount_rate: float,
+    reward_rate: float,
     *,
-    revenue_per_period=1.0,
-    spend_uplift=0.0,
-    cost_per_customer_per_period=0.0,
-    periods=None,
+    revenue_per_period: float = 1.0,
+    spend_uplift: float = 0.0,
+    cost_per_customer_per_period: float = 0.0,
+    periods: float | None = None,
 ) -> float:
     r"""Retention uplift (in points) at which a loyalty program pays for its rewards.
 
@@ -272,7 +280,7 @@ def break_even_retention_uplift(
         k = clv0 / m1
         r1 = k * (1.0 + d) / (1.0 + k)
     else:
-        def gap(x):
+        def gap(x: float) -> float:
             return m1 * _discounted_sum(x / (1.0 + d), periods) - clv0
 
         if gap(0.0) >= 0:

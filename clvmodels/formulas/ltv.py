@@ -27,7 +27,10 @@ from clvmodels.formulas import _checks
 __all__ = ["scpt_ltv"]
 
 
-def scpt_ltv(average_check, purchases_per_month, profitability, lifetime_months) -> float:
+def scpt_ltv(
+    average_check: float, purchases_per_month: float, profitability: float,
+    lifetime_months: float,
+) -> float:
     r"""LTV = S x C x P x T.
 
     .. math:: \mathrm{LTV} = S \cdot C \cdot P \cdot T

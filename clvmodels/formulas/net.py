@@ -26,7 +26,8 @@ __all__ = ["net_clv", "clv_to_cac_ratio", "max_acquisition_cost", "payback_perio
 
 
 def net_clv(
-    clv, *, acquisition_cost=0.0, service_cost=0.0, logistics_cost=0.0, other_costs=0.0
+    clv: float, *, acquisition_cost: float = 0.0, service_cost: float = 0.0,
+    logistics_cost: float = 0.0, other_costs: float = 0.0,
 ) -> float:
     r"""CLV net of the costs of winning and serving the customer.
 
@@ -66,7 +67,7 @@ def net_clv(
     return value - math.fsum(costs)
 
 
-def clv_to_cac_ratio(clv, acquisition_cost) -> float:
+def clv_to_cac_ratio(clv: float, acquisition_cost: float) -> float:
     """CLV:CAC, the value of a customer per unit spent to win them.
 
     Parameters
@@ -97,7 +98,7 @@ def clv_to_cac_ratio(clv, acquisition_cost) -> float:
     return value / cac
 
 
-def max_acquisition_cost(clv, target_ratio=3.0) -> float:
+def max_acquisition_cost(clv: float, target_ratio: float = 3.0) -> float:
     """Highest acquisition cost that keeps CLV:CAC at the target: ``CLV / target``.
 
     Parameters
@@ -121,7 +122,10 @@ def max_acquisition_cost(clv, target_ratio=3.0) -> float:
     return value / target
 
 
-def payback_period(acquisition_cost, margin_per_month, *, retention_rate=1.0, discount_rate=0.0):
+def payback_period(
+    acquisition_cost: float, margin_per_month: float, *, retention_rate: float = 1.0,
+    discount_rate: float = 0.0,
+) -> float:
     r"""Months until a customer's expected margin repays their acquisition cost.
 
     Without churn or discounting it is :math:`\mathrm{CAC} / m`. With a monthly

@@ -6,10 +6,15 @@ returns the matplotlib Axes, and imports matplotlib only when called.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from clvmodels.errors import InvalidParameterError
+
+if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
+    import matplotlib.axes
 
 __all__ = [
     "plot_cohort_heatmap",
@@ -26,7 +31,7 @@ _VALUE_LABELS = {
 }
 
 
-def _axes(ax):
+def _axes(ax: matplotlib.axes.Axes | None) -> matplotlib.axes.Axes:
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -41,15 +46,17 @@ def _value_label(table: pd.DataFrame) -> str:
     return label
 
 
-def _check_table(table):
+def _check_table(table: object) -> None:
     if not isinstance(table, pd.DataFrame) or table.empty:
         raise InvalidParameterError(
             "table must be a non-empty DataFrame from cohort_table()."
         )
 
 
-def plot_cohort_heatmap(table: pd.DataFrame, ax=None, *, cmap: str = "viridis",
-                        annotate: bool | None = None, fmt: str = "{:.0f}"):
+def plot_cohort_heatmap(
+    table: pd.DataFrame, ax: matplotlib.axes.Axes | None = None, *, cmap: str = "viridis",
+    annotate: bool | None = None, fmt: str = "{:.0f}",
+) -> matplotlib.axes.Axes:
     """Heatmap of a cohort table: cohorts down, months since first purchase across.
 
     Parameters
@@ -94,7 +101,9 @@ def plot_cohort_heatmap(table: pd.DataFrame, ax=None, *, cmap: str = "viridis",
     return ax
 
 
-def plot_cohort_curves(table: pd.DataFrame, ax=None, *, average: bool = True):
+def plot_cohort_curves(
+    table: pd.DataFrame, ax: matplotlib.axes.Axes | None = None, *, average: bool = True,
+) -> matplotlib.axes.Axes:
     """One curve per cohort of a cohort table, by months since first purchase.
 
     Parameters
@@ -134,7 +143,9 @@ def plot_cohort_curves(table: pd.DataFrame, ax=None, *, average: bool = True):
     return ax
 
 
-def plot_ladder_funnel(funnel: pd.DataFrame, ax=None, *, color: str = "tab:blue"):
+def plot_ladder_funnel(
+    funnel: pd.DataFrame, ax: matplotlib.axes.Axes | None = None, *, color: str = "tab:blue",
+) -> matplotlib.axes.Axes:
     """The loyalty ladder as a funnel: one centred bar per rung, with conversion rates.
 
     Parameters
@@ -172,8 +183,10 @@ def plot_ladder_funnel(funnel: pd.DataFrame, ax=None, *, color: str = "tab:blue"
     return ax
 
 
-def plot_abc_xyz_matrix(matrix: pd.DataFrame, ax=None, *, cmap: str = "Blues",
-                        fmt: str = "{:,.0f}"):
+def plot_abc_xyz_matrix(
+    matrix: pd.DataFrame, ax: matplotlib.axes.Axes | None = None, *, cmap: str = "Blues",
+    fmt: str = "{:,.0f}",
+) -> matplotlib.axes.Axes:
     """Heatmap of the 3 x 3 ABC-XYZ matrix with the value written in each cell.
 
     Parameters

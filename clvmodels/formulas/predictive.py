@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 
-def average_transactions_per_month(transactions, months) -> float:
+def average_transactions_per_month(transactions: float, months: float) -> float:
     """Average number of transactions per month (the formula's T).
 
     Parameters
@@ -70,7 +70,7 @@ def average_transactions_per_month(transactions, months) -> float:
     return n / m
 
 
-def average_order_value(revenue, orders) -> float:
+def average_order_value(revenue: float, orders: float) -> float:
     """Average order value (AOV): revenue divided by the number of orders.
 
     Parameters
@@ -94,7 +94,7 @@ def average_order_value(revenue, orders) -> float:
     return revenue / orders
 
 
-def gross_margin(revenue, cost_of_sales) -> float:
+def gross_margin(revenue: float, cost_of_sales: float) -> float:
     """Gross margin of a period as a fraction of revenue: ``(revenue - cost) / revenue``.
 
     Parameters
@@ -170,12 +170,12 @@ def average_gross_margin(monthly_gross_margins: Iterable[float]) -> float:
 
 
 def predictive_clv(
-    transactions_per_month,
-    average_order_value,
-    average_gross_margin,
-    average_lifetime_months,
+    transactions_per_month: float,
+    average_order_value: float,
+    average_gross_margin: float,
+    average_lifetime_months: float,
     *,
-    customers=None,
+    customers: float | None = None,
 ) -> float:
     r"""Predictive CLV: T x AOV x AGM x ALT, for the base or per customer.
 

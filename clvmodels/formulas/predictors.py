@@ -88,9 +88,12 @@ it over customers, each "the most faithful way" we found:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Self
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 
 from clvmodels.data.summary import TIME_UNITS
@@ -103,7 +106,7 @@ from clvmodels.errors import (
 )
 from clvmodels.formulas import _checks, _log
 from clvmodels.formulas.historical import historical_clv
-from clvmodels.formulas.inputs import _check_window, _pooled_inputs
+from clvmodels.formulas.inputs import FormulaInputs, _check_window, _pooled_inputs
 from clvmodels.formulas.traditional import _discounted_sum
 
 __all__ = [
@@ -125,7 +128,7 @@ LOG_COLUMNS = ("customer_id", "date", "amount")
 # Shared machinery
 
 
-def _check_summary(summary, need_monetary: bool = False) -> pd.DataFrame:
+def _check_summary(summary: pd.DataFrame, need_monetary: bool = False) -> pd.DataFrame:
     """Validated calibration columns of a summary (a copy holding only them)."""
     if not isinstance(summary, pd.DataFrame):
         raise InvalidSummaryError(
@@ -178,12 +181,12 @@ def _summary_days(data: pd.DataFrame, unit_days: float, cal_day: int) -> tuple:
     return first, last
 
 
-def _calendar_months(first_day, cal_day: int) -> np.ndarray:
+def _calendar_months(first_day: ArrayLike, cal_day: int) -> np.ndarray:
     """Calendar months from each first purchase month to calibration_end's month, inclusive."""
     return int(_log.month_number(cal_day)) - _log.month_number(first_day) + 1
 
 
-def _geometric_months(retention: float, months) -> np.ndarray:
+def _geometric_months(retention: float, months: ArrayLike) -> np.ndarray:
     """sum_{k=0}^{h-1} R^k = (1 - R^h) / (1 - R), h may be fractional."""
     months = np.asarray(months, dtype=float)
     if retention >= 1.0:
@@ -216,7 +219,7 @@ class _FormulaPredictor(BaseEstimator):
         return self.label
 
     # -- fitting -----------------------------------------------------------
-    def fit(self, summary, transactions=None):
+    def fit(self, summary: pd.DataFrame, transactions: pd.DataFrame | None = None) -> Self:
         """Learn the formula's inputs from calibration data (see the module docstring).
 
         Parameters
@@ -275,7 +278,9 @@ class _FormulaPredictor(BaseEstimator):
         self._fit(data, transactions, cd)
         return self
 
-    def _check_log(self, transactions, cal_end, cal_day, customers):
+    def _check_log(
+        self, transactions: object, cal_end: pd.Timestamp, cal_day: int, customers: pd.Index,
+    ) -> _log.CustomerDays:
         if not isinstance(transactions, pd.DataFrame):
             raise InvalidTransactionsError(
                 f"transactions must be a DataFrame, not {type(transactions).__name__}."
@@ -303,14 +308,16 @@ class _FormulaPredictor(BaseEstimator):
             )
         return cd
 
-    def _check_hyperparameters(self):  # overridden where there are choices
+    def _check_hyperparameters(self) -> None:  # overridden where there are choices
         return None
 
-    def _fit(self, data, transactions, cd):  # pragma: no cover - abstract
+    def _fit(
+        self, data: pd.DataFrame, transactions: pd.DataFrame | None, cd: _log.CustomerDays | None,
+    ) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     # -- predicting --------------------------------------------------------
-    def predict(self, summary, horizon) -> pd.DataFrame:
+    def predict(self, summary: pd.DataFrame, horizon: float) -> pd.DataFrame:
         """Expected transactions and revenue of each customer in the next ``horizon`` time units.
 
         Parameters
@@ -379,17 +386,19 @@ class _FormulaPredictor(BaseEstimator):
                      "calibration_end": self.calibration_end_}
         return out
 
-    def _predict(self, data, hist, months):  # pragma: no cover - abstract
+    def _predict(
+        self, data: pd.DataFrame, hist: pd.DataFrame, months: float,
+    ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _choice(self, param, choices):
+    def _choice(self, param: str, choices: Sequence[str]) -> None:
         value = getattr(self, param)
         if value not in choices:
             raise InvalidParameterError(
                 f"{type(self).__name__}({param}={value!r}): choose one of {choices}."
             )
 
-    def _shares(self, hist, column):
+    def _shares(self, hist: pd.DataFrame, column: str) -> np.ndarray:
         total = float(self.customer_history_[column].sum())
         if total <= 0:
             return np.zeros(len(hist))
@@ -435,13 +444,15 @@ class HistoricalARPUPredictor(_FormulaPredictor):
     _log_required = False
     _variant_params = ("allocation",)
 
-    def __init__(self, allocation="equal"):
+    def __init__(self, allocation: str = "equal") -> None:
         self.allocation = allocation
 
-    def _check_hyperparameters(self):
+    def _check_hyperparameters(self) -> None:
         self._choice("allocation", ("equal", "proportional"))
 
-    def _fit(self, data, transactions, cd):
+    def _fit(
+        self, data: pd.DataFrame, transactions: pd.DataFrame | None, cd: _log.CustomerDays | None,
+    ) -> None:
         hist = self.customer_history_
         self.window_months_ = self.window_days_ / DAYS_PER_MONTH
         n = len(hist)
@@ -456,7 +467,9 @@ class HistoricalARPUPredictor(_FormulaPredictor):
             "historical_clv": self.historical_clv_, "basis": self.basis_,
         }, dtype=object)
 
-    def _predict(self, data, hist, months):
+    def _predict(
+        self, data: pd.DataFrame, hist: pd.DataFrame, months: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
         if self.allocation == "equal":
             tx = np.full(len(hist), self.transactions_per_customer_month_ * months)
             rev = np.full(len(hist), self.arpu_per_month_ * months)
@@ -483,7 +496,9 @@ def _tail(curve: np.ndarray, weights: np.ndarray, kind: str) -> float:
     return float(min(math.exp(slope), 1.0))
 
 
-def _integrate_curve(curve: np.ndarray, decay: float, start, length) -> np.ndarray:
+def _integrate_curve(
+    curve: np.ndarray, decay: float, start: ArrayLike, length: ArrayLike,
+) -> np.ndarray:
     """Integral over [start, start + length] of the step function curve[floor(x)].
 
     Beyond its last age the curve continues geometrically by ``decay`` per month.
@@ -496,7 +511,7 @@ def _integrate_curve(curve: np.ndarray, decay: float, start, length) -> np.ndarr
     full = np.concatenate([curve, curve[last] * decay ** (extra - last)]) if top > last else curve
     cum = np.concatenate([[0.0], np.cumsum(full)])
 
-    def primitive(x):
+    def primitive(x: np.ndarray) -> np.ndarray:
         k = np.floor(x).astype(np.int64)
         return cum[k] + (x - k) * full[k]
 
@@ -529,17 +544,20 @@ class CohortPredictor(_FormulaPredictor):
     name = "cohort"
     _variant_params = ("allocation", "tail")
 
-    def __init__(self, allocation="cohort_average", tail="geometric"):
+    def __init__(self, allocation: str = "cohort_average", tail: str = "geometric") -> None:
         self.allocation = allocation
         self.tail = tail
 
-    def _check_hyperparameters(self):
+    def _check_hyperparameters(self) -> None:
         self._choice("allocation", ("cohort_average", "proportional"))
         self._choice("tail", ("geometric", "constant"))
 
-    def _fit(self, data, transactions, cd):
+    def _fit(
+        self, data: pd.DataFrame, transactions: pd.DataFrame | None, cd: _log.CustomerDays | None,
+    ) -> None:
         from clvmodels.formulas.cohort import _cohort_cells
 
+        assert cd is not None  # fit() reads the log of every predictor with _log_required
         agg, sizes, last = _cohort_cells(cd)
         cohorts = sizes.index.to_numpy()
         if last < cohorts.min():
@@ -575,7 +593,9 @@ class CohortPredictor(_FormulaPredictor):
             "transactions_decay": self.transactions_decay_,
         }, dtype=object)
 
-    def _predict(self, data, hist, months):
+    def _predict(
+        self, data: pd.DataFrame, hist: pd.DataFrame, months: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
         cal_day = _log.day_number(self.calibration_end_)
         cohort = _log.month_number(hist["first_day"].to_numpy())
         cal_month = int(_log.month_number(cal_day))
@@ -605,7 +625,7 @@ class CohortPredictor(_FormulaPredictor):
 class _MonthlyFormula(_FormulaPredictor):
     """Predictors whose inputs come from formula_inputs on the calibration log."""
 
-    def _monthly_inputs(self, cd):
+    def _monthly_inputs(self, cd: _log.CustomerDays) -> FormulaInputs:
         self._check_window()
         fi = _pooled_inputs(cd, self.active_window)
         if fi.retention_rate is None:
@@ -615,7 +635,7 @@ class _MonthlyFormula(_FormulaPredictor):
             )
         return fi
 
-    def _check_window(self):
+    def _check_window(self) -> None:
         try:
             _check_window(self.active_window)
         except InvalidParameterError as exc:
@@ -646,27 +666,35 @@ class PredictiveCLVPredictor(_MonthlyFormula):
     name = "predictive_clv"
     _variant_params = ("allocation", "lifetime")
 
-    def __init__(self, allocation="equal", lifetime="geometric", active_window=1):
+    def __init__(
+        self, allocation: str = "equal", lifetime: str = "geometric", active_window: int = 1,
+    ) -> None:
         self.allocation = allocation
         self.lifetime = lifetime
         self.active_window = active_window
 
-    def _check_hyperparameters(self):
+    def _check_hyperparameters(self) -> None:
         self._choice("allocation", ("equal", "proportional"))
         self._choice("lifetime", ("geometric", "fixed"))
         self._check_window()
 
-    def _fit(self, data, transactions, cd):
+    def _fit(
+        self, data: pd.DataFrame, transactions: pd.DataFrame | None, cd: _log.CustomerDays | None,
+    ) -> None:
+        assert cd is not None  # fit() reads the log of every predictor with _log_required
         fi = self._monthly_inputs(cd)
         self.inputs_ = fi
         self.transactions_per_month_ = fi.transactions_per_month
         self.average_order_value_ = fi.average_order_value
-        self.retention_rate_ = fi.retention_rate
-        self.average_lifetime_months_ = fi.average_lifetime_months
+        self.retention_rate_ = fi._need("retention_rate", "no month starts with customers")
+        self.average_lifetime_months_ = fi._need("average_lifetime_months",
+                                                 "no month starts with customers")
         self.base_clv_ = (fi.transactions_per_month * fi.average_order_value
-                          * fi.average_lifetime_months)
+                          * self.average_lifetime_months_)
 
-    def _predict(self, data, hist, months):
+    def _predict(
+        self, data: pd.DataFrame, hist: pd.DataFrame, months: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
         if self.lifetime == "geometric":
             factor = float(_geometric_months(self.retention_rate_, months))
         else:
@@ -702,24 +730,31 @@ class TraditionalCLVPredictor(_MonthlyFormula):
     name = "traditional_clv"
     _variant_params = ("allocation",)
 
-    def __init__(self, allocation="equal", discount_rate=0.0, active_window=1):
+    def __init__(
+        self, allocation: str = "equal", discount_rate: float = 0.0, active_window: int = 1,
+    ) -> None:
         self.allocation = allocation
         self.discount_rate = discount_rate
         self.active_window = active_window
 
-    def _check_hyperparameters(self):
+    def _check_hyperparameters(self) -> None:
         self._choice("allocation", ("equal", "active_only", "own_history"))
         _checks.rate_above_minus_one("discount_rate", self.discount_rate)
         self._check_window()
 
-    def _fit(self, data, transactions, cd):
+    def _fit(
+        self, data: pd.DataFrame, transactions: pd.DataFrame | None, cd: _log.CustomerDays | None,
+    ) -> None:
+        assert cd is not None  # fit() reads the log of every predictor with _log_required
         fi = self._monthly_inputs(cd)
         self.inputs_ = fi
-        self.retention_rate_ = fi.retention_rate
+        self.retention_rate_ = fi._need("retention_rate", "no month starts with customers")
         self.revenue_per_month_ = fi.revenue_per_active_customer_month
         self.transactions_per_month_ = fi.purchases_per_active_customer_month
 
-    def _predict(self, data, hist, months):
+    def _predict(
+        self, data: pd.DataFrame, hist: pd.DataFrame, months: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
         q = self.retention_rate_ / (1.0 + float(self.discount_rate))
         factor = _discounted_sum(q, months)
         n = len(hist)
@@ -764,14 +799,16 @@ class SCPTPredictor(_FormulaPredictor):
     _log_required = False  # with lifetime_months; otherwise _fit asks for the log
     _variant_params = ("allocation", "lifetime")
 
-    def __init__(self, allocation="equal", lifetime="geometric", lifetime_months=None,
-                 active_window=1):
+    def __init__(
+        self, allocation: str = "equal", lifetime: str = "geometric",
+        lifetime_months: float | None = None, active_window: int = 1,
+    ) -> None:
         self.allocation = allocation
         self.lifetime = lifetime
         self.lifetime_months = lifetime_months
         self.active_window = active_window
 
-    def _check_hyperparameters(self):
+    def _check_hyperparameters(self) -> None:
         self._choice("allocation", ("equal", "own_history"))
         self._choice("lifetime", ("geometric", "remaining"))
         _check_window(self.active_window)
@@ -784,7 +821,9 @@ class SCPTPredictor(_FormulaPredictor):
                     "lifetime counted in whole months; use lifetime='remaining'."
                 )
 
-    def _fit(self, data, transactions, cd):
+    def _fit(
+        self, data: pd.DataFrame, transactions: pd.DataFrame | None, cd: _log.CustomerDays | None,
+    ) -> None:
         hist = self.customer_history_
         if self.lifetime_months is not None:
             t = float(self.lifetime_months)
@@ -794,6 +833,7 @@ class SCPTPredictor(_FormulaPredictor):
                 "pass them to fit, or set lifetime_months."
             )
         else:
+            assert cd is not None  # fit() reads the log whenever it is given
             fi = _pooled_inputs(cd, self.active_window)
             if fi.average_lifetime_months is None:
                 raise InvalidTransactionsError(
@@ -816,7 +856,9 @@ class SCPTPredictor(_FormulaPredictor):
             "lifetime_months": t, "ltv": self.ltv_, "basis": self.basis_,
         }, dtype=object)
 
-    def _predict(self, data, hist, months):
+    def _predict(
+        self, data: pd.DataFrame, hist: pd.DataFrame, months: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
         t = self.lifetime_months_
         if self.lifetime == "geometric":
             active_months = np.full(len(hist), float(_geometric_months(1.0 - 1.0 / t, months)))

@@ -50,7 +50,9 @@ INDUSTRY_RETENTION_BENCHMARKS: dict[str, float] = {
 }
 
 
-def _kept(customers_end, new_customers, customers_start) -> tuple[float, float]:
+def _kept(
+    customers_end: float, new_customers: float, customers_start: float
+) -> tuple[float, float]:
     """Validated (customers kept from the start, customers at the start)."""
     end = _checks.count("customers_end", customers_end, "customers at the end of the period")
     new = _checks.count("new_customers", new_customers, "customers won during the period")
@@ -81,7 +83,7 @@ def _kept(customers_end, new_customers, customers_start) -> tuple[float, float]:
     return kept, start
 
 
-def retention_rate(customers_end, new_customers, customers_start) -> float:
+def retention_rate(customers_end: float, new_customers: float, customers_start: float) -> float:
     r"""Customer retention rate (CRR) of a period, as a fraction.
 
     .. math:: \mathrm{CRR} = \frac{E - N}{S}
@@ -129,7 +131,7 @@ def retention_rate(customers_end, new_customers, customers_start) -> float:
     return kept / start
 
 
-def churn_rate(customers_start, customers_end, new_customers=0) -> float:
+def churn_rate(customers_start: float, customers_end: float, new_customers: float = 0) -> float:
     r"""Churn rate of a period: the share of the customers at the start who left.
 
     .. math:: \mathrm{churn} = \frac{S - (E - N)}{S} = 1 - \mathrm{CRR}
@@ -164,7 +166,7 @@ def churn_rate(customers_start, customers_end, new_customers=0) -> float:
     return (start - kept) / start
 
 
-def average_lifetime(churn_rate) -> float:
+def average_lifetime(churn_rate: float) -> float:
     r"""Average customer lifetime, in periods: ``1 / churn``.
 
     If each customer leaves at the end of each period with probability
@@ -200,7 +202,7 @@ def average_lifetime(churn_rate) -> float:
     return 1.0 / churn
 
 
-def convert_retention_rate(retention_rate, from_months, to_months) -> float:
+def convert_retention_rate(retention_rate: float, from_months: float, to_months: float) -> float:
     r"""Convert a retention rate between period lengths, assuming a constant hazard.
 
     .. math:: R_{to} = R_{from}^{\,to / from}
@@ -256,7 +258,7 @@ def retention_benchmarks() -> pd.DataFrame:
     return out
 
 
-def compare_to_benchmarks(retention_rate) -> pd.DataFrame:
+def compare_to_benchmarks(retention_rate: float) -> pd.DataFrame:
     """Set a retention rate against the industry benchmarks.
 
     Parameters

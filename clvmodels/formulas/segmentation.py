@@ -44,9 +44,13 @@ RFM
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
+from clvmodels._typing import DateLike
 from clvmodels.errors import InvalidParameterError, InvalidTransactionsError
 from clvmodels.formulas import _checks, _log
 
@@ -72,7 +76,10 @@ LADDER_STAGES = ("buyer", "customer", "regular", "adherent", "advocate")
 # Loyalty ladder
 
 
-def _customer_attribute(values, name, transactions, customer_id, date, customers):
+def _customer_attribute(
+    values: str | pd.Series | None, name: str, transactions: pd.DataFrame, customer_id: str,
+    date: str, customers: pd.Index,
+) -> pd.Series | None:
     """A per-customer attribute given as a column name of the log or a Series by customer."""
     if values is None:
         return None
@@ -101,17 +108,17 @@ def _customer_attribute(values, name, transactions, customer_id, date, customers
 
 
 def loyalty_ladder(
-    transactions,
+    transactions: pd.DataFrame,
     customer_id: str = "customer_id",
     date: str = "date",
     *,
     min_active_months: int = 3,
     max_interpurchase_cv: float = 1.0,
-    share_of_wallet=None,
-    referrals=None,
+    share_of_wallet: str | pd.Series | None = None,
+    referrals: str | pd.Series | None = None,
     adherent_min_share_of_wallet: float = 0.9,
     advocate_min_referrals: float = 1,
-    observation_end=None,
+    observation_end: DateLike | None = None,
 ) -> pd.DataFrame:
     """Place each customer on the loyalty ladder.
 
@@ -300,7 +307,9 @@ def ladder_funnel(ladder: pd.DataFrame) -> pd.DataFrame:
 # ABC-XYZ
 
 
-def _two_thresholds(name, thresholds, upper=None):
+def _two_thresholds(
+    name: str, thresholds: Sequence[float], upper: float | None = None,
+) -> tuple[float, float]:
     try:
         lo, hi = (float(t) for t in thresholds)
     except (TypeError, ValueError) as exc:
@@ -316,7 +325,7 @@ def _two_thresholds(name, thresholds, upper=None):
     return lo, hi
 
 
-def abc_classes(revenue: pd.Series, thresholds=(0.8, 0.95)) -> pd.DataFrame:
+def abc_classes(revenue: pd.Series, thresholds: Sequence[float] = (0.8, 0.95)) -> pd.DataFrame:
     """ABC classes from each customer's revenue.
 
     Customers are ranked by revenue (highest first, ties by index order). A
@@ -373,7 +382,7 @@ def abc_classes(revenue: pd.Series, thresholds=(0.8, 0.95)) -> pd.DataFrame:
     return out
 
 
-def xyz_classes(cv: pd.Series, thresholds=(0.10, 0.25)) -> pd.Series:
+def xyz_classes(cv: pd.Series, thresholds: Sequence[float] = (0.10, 0.25)) -> pd.Series:
     """XYZ classes from a coefficient of variation: X <= 10% < Y <= 25% < Z; NaN is Z.
 
     Examples
@@ -389,16 +398,16 @@ def xyz_classes(cv: pd.Series, thresholds=(0.10, 0.25)) -> pd.Series:
 
 
 def abc_xyz_analysis(
-    transactions,
+    transactions: pd.DataFrame,
     customer_id: str = "customer_id",
     date: str = "date",
     amount: str = "amount",
     *,
-    abc_thresholds=(0.8, 0.95),
-    xyz_thresholds=(0.10, 0.25),
+    abc_thresholds: Sequence[float] = (0.8, 0.95),
+    xyz_thresholds: Sequence[float] = (0.10, 0.25),
     period: str = "M",
     min_periods: int = 2,
-    observation_end=None,
+    observation_end: DateLike | None = None,
     refunds: str = "error",
 ) -> pd.DataFrame:
     """ABC-XYZ class of every customer of a log.
@@ -523,7 +532,7 @@ def abc_xyz_matrix(analysis: pd.DataFrame, value: str = "customers") -> pd.DataF
 # RFM
 
 
-def quantile_scores(values, bins: int = 5, higher_is_better: bool = True) -> np.ndarray:
+def quantile_scores(values: ArrayLike, bins: int = 5, higher_is_better: bool = True) -> np.ndarray:
     r"""Quantile scores 1..bins with ties kept together.
 
     .. math:: \text{score}_i = 1 + \left\lfloor \text{bins} \cdot
@@ -573,7 +582,10 @@ RFM_SEGMENTS: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
 )
 
 
-def rfm_segment(r_score, f_score, segments=RFM_SEGMENTS) -> np.ndarray:
+def rfm_segment(
+    r_score: ArrayLike, f_score: ArrayLike,
+    segments: Sequence[tuple[str, tuple[int, ...], tuple[int, ...]]] = RFM_SEGMENTS,
+) -> np.ndarray:
     """Named segment of each (R, F) score pair.
 
     Parameters
@@ -603,15 +615,15 @@ def rfm_segment(r_score, f_score, segments=RFM_SEGMENTS) -> np.ndarray:
 
 
 def rfm_scores(
-    transactions,
+    transactions: pd.DataFrame,
     customer_id: str = "customer_id",
     date: str = "date",
     amount: str = "amount",
     *,
     bins: int = 5,
     monetary: str = "mean",
-    segments=RFM_SEGMENTS,
-    observation_end=None,
+    segments: Sequence[tuple[str, tuple[int, ...], tuple[int, ...]]] = RFM_SEGMENTS,
+    observation_end: DateLike | None = None,
     refunds: str = "error",
 ) -> pd.DataFrame:
     """RFM values, quantile scores and named segments of every customer of a log.

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-def gross_margin_per_customer(gross_margin, average_revenue_per_customer) -> float:
+def gross_margin_per_customer(gross_margin: float, average_revenue_per_customer: float) -> float:
     """Gross margin per customer and period (GML): margin rate times revenue per customer.
 
     Parameters
@@ -82,7 +82,8 @@ def _discounted_sum(q: float, periods: float | None) -> float:
 
 
 def traditional_clv(
-    gross_margin_per_customer, retention_rate, discount_rate, *, periods=None
+    gross_margin_per_customer: float, retention_rate: float, discount_rate: float, *,
+    periods: float | None = None,
 ) -> float:
     r"""Traditional CLV: expected discounted gross margin of a retained customer.
 
@@ -160,7 +161,7 @@ def traditional_clv(
 
 
 def retained_margin_schedule(
-    gross_margin_per_customer, retention_rate, discount_rate, periods
+    gross_margin_per_customer: float, retention_rate: float, discount_rate: float, periods: float
 ) -> np.ndarray:
     r"""The terms of the traditional CLV, period by period.
 

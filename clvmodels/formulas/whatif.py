@@ -35,7 +35,9 @@ __all__ = ["raised_retention_rate", "retention_what_if", "retention_what_if_tabl
 _KINDS = ("points", "relative")
 
 
-def raised_retention_rate(retention_rate, uplift, uplift_kind="points") -> float:
+def raised_retention_rate(
+    retention_rate: float, uplift: float, uplift_kind: str = "points"
+) -> float:
     """The retention rate after an uplift.
 
     Parameters
@@ -80,8 +82,10 @@ def raised_retention_rate(retention_rate, uplift, uplift_kind="points") -> float
     return min(max(new, 0.0), 1.0)
 
 
-def _default_clv(gross_margin_per_customer, periods) -> Callable[[float, float], float]:
-    def clv(retention_rate, discount_rate):
+def _default_clv(
+    gross_margin_per_customer: float, periods: float | None
+) -> Callable[[float, float], float]:
+    def clv(retention_rate: float, discount_rate: float) -> float:
         return traditional_clv(
             gross_margin_per_customer, retention_rate, discount_rate, periods=periods
         )
@@ -90,13 +94,13 @@ def _default_clv(gross_margin_per_customer, periods) -> Callable[[float, float],
 
 
 def retention_what_if(
-    retention_rate,
-    discount_rate,
-    uplift=0.05,
+    retention_rate: float,
+    discount_rate: float,
+    uplift: float = 0.05,
     *,
-    uplift_kind="points",
-    gross_margin_per_customer=1.0,
-    periods=None,
+    uplift_kind: str = "points",
+    gross_margin_per_customer: float = 1.0,
+    periods: float | None = None,
     clv: Callable[[float, float], float] | None = None,
 ) -> pd.Series:
     r"""Change in CLV when the retention rate rises by ``uplift``.
@@ -189,11 +193,11 @@ def retention_what_if(
 def retention_what_if_table(
     retention_rates: Iterable[float],
     discount_rates: Iterable[float],
-    uplift=0.05,
+    uplift: float = 0.05,
     *,
-    uplift_kind="points",
-    gross_margin_per_customer=1.0,
-    periods=None,
+    uplift_kind: str = "points",
+    gross_margin_per_customer: float = 1.0,
+    periods: float | None = None,
     clv: Callable[[float, float], float] | None = None,
     wide: bool = False,
 ) -> pd.DataFrame:
