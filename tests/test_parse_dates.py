@@ -37,9 +37,10 @@ def test_every_layer_reads_dates_through_the_public_helper():
     import inspect
 
     from clvmodels.evaluation import harness
+    from clvmodels.funnel import events
     from clvmodels.report import builder
 
     assert "parse_dates" in clvmodels.data.__all__
-    for module in (harness, builder):
+    for module in (harness, builder, events):
         assert "_parse_dates" not in inspect.getsource(module)
         assert module.parse_dates is parse_dates

@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.transactions import parse_dates
 from clvmodels.errors import (
     ExcludedCustomersWarning,
     InvalidFunnelEventsError,
@@ -136,12 +137,6 @@ def _leads_text(pairs: list[str], n: int, what: str) -> str:
         what = {"go": "goes", "have": "has", "are": "is", "skip": "skips"}.get(verb, verb) + (
             " " + rest if rest else "")
     return f"{n} lead{'s' if n > 1 else ''} {what}: " + "; ".join(pairs[:_MAX_SHOWN]) + more
-
-
-def _parse_dates(values: pd.Series) -> pd.Series:
-    from clvmodels.data.transactions import _parse_dates as parse
-
-    return parse(values)
 
 
 def _date_text(value) -> str:
@@ -244,7 +239,7 @@ def funnel_spells(
     rows = np.arange(n)
     ids = events[lead_id].reset_index(drop=True)
     names = events[stage].reset_index(drop=True)
-    dates = _parse_dates(events[date].reset_index(drop=True))
+    dates = parse_dates(events[date].reset_index(drop=True))
 
     bad_id = ids.isna().to_numpy()
     if bad_id.any():
