@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str | None] = {
     "BGBB": "clvmodels.models",
     "GammaGamma": "clvmodels.models",
     "MBGNBD": "clvmodels.models",
+    "NBD": "clvmodels.models",
     "ParetoNBD": "clvmodels.models",
     "ShiftedBetaGeometric": "clvmodels.models",
     "customer_lifetime_value": "clvmodels.models",

@@ -42,6 +42,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from clvmodels.data._simulate_cnbd import simulate_nbd_summary
 from clvmodels.data._simulate_family import (
     simulate_bgbb_summary,
     simulate_mbgnbd_summary,
@@ -57,6 +58,7 @@ from clvmodels.models.forecast import simulate_customer_base
 from clvmodels.models.gamma_gamma import GammaGamma
 from clvmodels.models.io import load_model
 from clvmodels.models.mbgnbd import MBGNBD
+from clvmodels.models.nbd import NBD
 from clvmodels.models.paretonbd import ParetoNBD
 from clvmodels.models.registry import spec_for
 from clvmodels.models.sbg import ShiftedBetaGeometric
@@ -133,6 +135,12 @@ CASES = [
         "MBGNBD", MBGNBD, {"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 2.5},
         simulate=lambda n, p, seed: _daily(
             simulate_mbgnbd_summary(n, **p, T=_cohorts(n, seed), random_state=seed)),
+        columns=("frequency", "recency", "T"),
+    ),
+    ModelCase(
+        "NBD", NBD, {"r": 0.5, "alpha": 5.0},
+        simulate=lambda n, p, seed: _daily(
+            simulate_nbd_summary(n, **p, T=_cohorts(n, seed), random_state=seed)),
         columns=("frequency", "recency", "T"),
     ),
     ModelCase(
