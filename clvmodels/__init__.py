@@ -40,6 +40,8 @@ _EXPORTS: dict[str, str | None] = {
     "GammaGamma": "clvmodels.models",
     "MBGNBD": "clvmodels.models",
     "NBD": "clvmodels.models",
+    "BGCNBD": "clvmodels.models",
+    "MBGCNBD": "clvmodels.models",
     "ParetoNBD": "clvmodels.models",
     "ShiftedBetaGeometric": "clvmodels.models",
     "customer_lifetime_value": "clvmodels.models",

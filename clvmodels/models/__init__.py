@@ -9,6 +9,7 @@ the maximum-likelihood work. Saved models are read back with
 
 from clvmodels.models._base import BaseModel
 from clvmodels.models.bgbb import BGBB
+from clvmodels.models.bgcnbd import BGCNBD
 from clvmodels.models.bgnbd import BGNBD
 from clvmodels.models.clv import convert_discount_rate, customer_lifetime_value
 from clvmodels.models.covariates import (
@@ -19,6 +20,7 @@ from clvmodels.models.covariates import (
 from clvmodels.models.forecast import forecast_customer_base, simulate_customer_base
 from clvmodels.models.gamma_gamma import GammaGamma
 from clvmodels.models.io import load_model
+from clvmodels.models.mbgcnbd import MBGCNBD
 from clvmodels.models.mbgnbd import MBGNBD
 from clvmodels.models.nbd import NBD
 from clvmodels.models.paretonbd import ParetoNBD
@@ -28,10 +30,12 @@ from clvmodels.models.uncertainty import bootstrap_parameters, draw_parameters
 __all__ = [
     "BaseModel",
     "BGNBD",
+    "BGCNBD",
     "BGNBDCovariates",
     "BGBB",
     "GammaGamma",
     "MBGNBD",
+    "MBGCNBD",
     "NBD",
     "ParetoNBD",
     "ParetoNBDCovariates",

@@ -173,8 +173,13 @@ class PurchaseModelMixin(ConditionalCountsMixin):
         return kernel(quantity, params, data["frequency"], data["recency"], data["T"],
                       **kwargs)
 
-    def _simulate_alive_purchases(self, theta, x, T, horizon, rng):
-        """The forecast's per-customer step (see :mod:`clvmodels.models.forecast`)."""
+    def _simulate_alive_purchases(self, theta, x, T, horizon, rng, recency=None):
+        """The forecast's per-customer step (see :mod:`clvmodels.models.forecast`).
+
+        ``recency`` (each customer's ``t_x``) is passed by the forecast for models whose
+        future depends on the time since the last purchase (an Erlang gap in progress);
+        the memoryless models here ignore it.
+        """
         simulate = type(self)._simulate_function
         if simulate is None:
             raise InvalidParameterError(
