@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import mpmath as mp
 import numpy as np
+import pandas as pd
 import pytest
 
 from clvmodels.models import bgcnbd, bgnbd, mbgcnbd, mbgnbd
@@ -255,3 +256,31 @@ def test_summary_likelihood_profile_finds_k_without_litt():
     assert fixed.log_likelihood_ == pytest.approx(
         bgnbd.log_likelihood(fixed.params_.to_numpy()[1:], s["frequency"], s["recency"],
                              s["T"]), rel=1e-12)
+
+
+def test_clv_with_gamma_gamma_works_through_the_expected_purchases():
+    """customer_lifetime_value needs only expected_purchases: without discounting it is
+    margin x spend x E[X(H)]; with it, the discounted sum of the monthly increments."""
+    from clvmodels.models.clv import customer_lifetime_value
+    from clvmodels.models.gamma_gamma import GammaGamma
+    from clvmodels.models.mbgcnbd import MBGCNBD
+
+    model = MBGCNBD.from_params(k=2, r=0.8, alpha=2.0, a=0.8, b=2.5)
+    spend = GammaGamma.from_params(p=6.25, q=3.74, gamma=15.44)
+    summary = pd.DataFrame({"frequency": [0, 3, 8], "recency": [0.0, 20.0, 40.0],
+                            "T": [52.0, 52.0, 45.0], "monetary_value": [0.0, 30.0, 12.0]},
+                           index=pd.Index(["a", "b", "c"], name="customer_id"))
+    value = spend.expected_spend(summary).to_numpy()
+    flat = customer_lifetime_value(model, spend, summary, horizon=52, discount_rate=0.0)
+    e52 = mbgcnbd.expected_purchases(model.params_.to_numpy(), summary["frequency"],
+                                     summary["recency"], summary["T"], 52.0)
+    np.testing.assert_allclose(np.asarray(flat), value * e52, rtol=1e-10)
+    d = 0.01
+    discounted = customer_lifetime_value(model, spend, summary, horizon=52, discount_rate=d,
+                                         periods_per_step=4)
+    steps = np.arange(4, 53, 4, dtype=float)
+    e = np.array([mbgcnbd.expected_purchases(model.params_.to_numpy(), summary["frequency"],
+                                             summary["recency"], summary["T"], s)
+                  for s in np.r_[0.0, steps]])
+    want = value * ((e[1:] - e[:-1]) / (1 + d) ** steps[:, None]).sum(axis=0)
+    np.testing.assert_allclose(np.asarray(discounted), want, rtol=1e-10)
