@@ -124,3 +124,17 @@ def test_btydplus_approximation_gives_the_published_five_percent(grocery, fits):
     mae = np.abs(actual - approx).sum() / actual.sum()
     lift = 1 - mae / table.loc["Pareto/NBD", "mae"]
     assert lift == pytest.approx(0.05, abs=0.01), (mae, table)
+
+
+def test_a_long_hiatus_is_a_stronger_sign_of_churn_for_regular_buyers(fits):
+    """The vignette's five customers with 1..5 purchases in the first 12 weeks and 40 weeks
+    of silence: "the same pattern as for Pareto/NBD [fewer expected purchases the more
+    purchases before the hiatus], except that the forecasted numbers are even lower"."""
+    models, _, _ = fits
+    hiatus = {"frequency": np.arange(1, 6), "recency": np.full(5, 12.0), "T": np.full(5, 52.0)}
+    cnbd = models["MBG/CNBD-k"].expected_purchases(**hiatus, t=52.0).to_numpy()
+    pnbd = models["Pareto/NBD"].expected_purchases(**hiatus, t=52.0).to_numpy()
+    assert np.all(np.diff(cnbd) < 0) and np.all(np.diff(pnbd) < 0)
+    assert np.all(cnbd < pnbd), (cnbd, pnbd)
+    alive = models["MBG/CNBD-k"].probability_alive(**hiatus).to_numpy()
+    assert np.all(alive < models["Pareto/NBD"].probability_alive(**hiatus).to_numpy())
