@@ -108,6 +108,7 @@ PARAM_NAMES = ("k", "r", "alpha", "a", "b")
 MAX_K = 12
 _TAIL_RTOL = 1e-16
 _BLOCK = 64
+_MAX_ROWS = 32_768  # rows evaluated together in one block of the series
 _MAX_TERMS = 2_000_000
 
 
@@ -300,11 +301,11 @@ def _alive_and_ticks(k, r, alpha, a, b, x, tx, T, c):
     s = r + k * x
     lc = _log_tick_weights(k, s, T, tx, alpha)
     log_s2 = _logsumexp_rows(lc)
-    log_s1 = np.full(x.shape, -np.inf)
     has = (x > 0) | (c > 0)
-    if np.any(has):
-        log_s1[has] = (np.log(a) - np.log(b + x[has] - 1.0 + c)
-                       + s[has] * np.log1p((T[has] - tx[has]) / (alpha + tx[has])))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # parameters may be scalars or one value per row (the draw kernel)
+        log_s1 = np.where(has, np.log(a) - np.log(b + x - 1.0 + c)
+                          + s * np.log1p((T - tx) / (alpha + tx)), -np.inf)
     d = log_s1 - log_s2
     log_alive = -np.logaddexp(0.0, d)
     log_dead = d + log_alive
@@ -320,12 +321,14 @@ def _alive_expectation(k, shape, rate, a, bp, j, t):
     the sum.
     """
     n_rows = shape.size
+    a = np.broadcast_to(np.asarray(a, dtype=float), (n_rows,))
     total = np.zeros(n_rows)
     pos = t > 0
     active = np.flatnonzero(pos)
     z = np.where(pos, t / (rate + t), 0.0)
     log_ratio = np.zeros(n_rows)  # log B(a, b'+m-1)/B(a, b') for the next m
     m0 = 1
+    n_rounds = 0
     while active.size:
         if m0 * k > _MAX_TERMS + k:
             raise InvalidParameterError(
@@ -333,10 +336,13 @@ def _alive_expectation(k, shape, rate, a, bp, j, t):
                 f"(horizon t = {float(t[active[0]]):g} against a rate scale "
                 f"{float(rate[active[0]]):g}); such a horizon is far beyond the data: shorten it."
             )
-        m = m0 + np.arange(_BLOCK, dtype=float)
-        ia = active
+        block = min(_BLOCK, 8 << n_rounds)  # 8, 16, 32, 64, 64, ... terms
+        n_rounds += 1
+        m = m0 + np.arange(block, dtype=float)
+        ia = active[:_MAX_ROWS]  # rows x block cells at a time; the rest wait a round
+        rest = active[_MAX_ROWS:]
         bpa = bp[ia, None]
-        steps = np.log(bpa + m[None, :] - 1.0) - np.log(a + bpa + m[None, :] - 1.0)
+        steps = np.log(bpa + m[None, :] - 1.0) - np.log(a[ia, None] + bpa + m[None, :] - 1.0)
         # log R_m for m = m0 .. m0 + BLOCK - 1: R_1 = 1, R_{m+1} = R_m (b'+m-1)/(a+b'+m-1)
         cum = np.concatenate([np.zeros((ia.size, 1)), np.cumsum(steps, axis=1)], axis=1)
         log_r = log_ratio[ia, None] + cum[:, :-1]
@@ -345,7 +351,7 @@ def _alive_expectation(k, shape, rate, a, bp, j, t):
         terms = np.exp(log_r) * tail
         total[ia] += terms.sum(axis=1)
         log_ratio[ia] += cum[:, -1]
-        n_next = (m0 + _BLOCK) * k - j[ia]
+        n_next = (m0 + block) * k - j[ia]
         zz = z[ia]
         rho = zz * (n_next + shape[ia]) / (n_next + 1.0)
         next_tail = betainc(n_next, shape[ia], zz)
@@ -353,8 +359,12 @@ def _alive_expectation(k, shape, rate, a, bp, j, t):
             bound = np.exp(log_ratio[ia]) * next_tail / np.where(rho < 1, 1.0 - rho, 0.0)
         done = (rho < 1) & (bound <= _TAIL_RTOL * total[ia])
         done |= next_tail == 0
+        if rest.size:
+            # rows not yet started keep m0 = 1: run them first, separately
+            total[rest] += _alive_expectation(k, shape[rest], rate[rest], a[rest], bp[rest],
+                                              j[rest], t[rest])
         active = ia[~done]
-        m0 += _BLOCK
+        m0 += block
     return total
 
 
@@ -524,7 +534,7 @@ def predict_draws(quantity: str, params, frequency, recency, T, t=None, *,
 
     ``params`` has shape (n_draws, 5); ``k`` (its first column) is fixed at the profile's
     value in every draw (the interval is conditional on ``k``, whose estimate has no
-    standard error). Each draw evaluates the vectorised kernels on all rows at once.
+    standard error). All (draw, row) pairs are evaluated together (see :func:`_draws_one_k`).
     """
     if quantity not in ("probability_alive", "expected_purchases"):
         raise InvalidParameterError(f"no draw kernel for {quantity!r}.")
@@ -533,16 +543,39 @@ def predict_draws(quantity: str, params, frequency, recency, T, t=None, *,
     tx = np.asarray(recency, dtype=float)
     T = np.asarray(T, dtype=float)
     c = 1.0 if dropout_at_zero else 0.0
-    out = np.empty((columns[0].size, x.size))
+    ks = np.rint(columns[0][:, 0]).astype(np.int64)
+    out = np.empty((ks.size, x.size))
     horizon = np.broadcast_to(np.asarray(1.0 if t is None else t, dtype=float), x.shape)
-    for i in range(columns[0].size):
-        k, r, alpha, a, b = (float(col[i, 0]) for col in columns)
-        k = int(round(k))
-        if quantity == "probability_alive":
-            out[i] = np.exp(_alive_and_ticks(k, r, alpha, a, b, x, tx, T, c)[0])
-        else:
-            out[i] = _expected(k, r, alpha, a, b, x, tx, T, horizon, c)
+    for k in np.unique(ks):  # one k in practice (fixed in every draw)
+        rows = np.flatnonzero(ks == k)
+        r, alpha, a, b = (col[rows, 0] for col in columns[1:])
+        out[rows] = _draws_one_k(quantity, int(k), r, alpha, a, b, x, tx, T, horizon, c)
     return out
+
+
+def _draws_one_k(quantity, k, r, alpha, a, b, x, tx, T, t, c):
+    """(n_draws, n_rows) at one ``k``: every (draw, row) pair as one flat row of the kernels;
+    the series of the expectation on the distinct ``(x, T, t)`` only (it does not depend on
+    ``t_x``), gathered back."""
+    n_draws, n = r.size, x.size
+    rep = lambda v: np.repeat(v, n)  # noqa: E731
+    log_alive, _, log_pj = _alive_and_ticks(k, rep(r), rep(alpha), rep(a), rep(b),
+                                            np.tile(x, n_draws), np.tile(tx, n_draws),
+                                            np.tile(T, n_draws), c)
+    if quantity == "probability_alive":
+        return np.exp(log_alive).reshape(n_draws, n)
+    packed = compress([x, T, t])
+    ux, uT, ut = packed.columns
+    u = ux.size
+    urep = lambda v: np.repeat(v, u)  # noqa: E731
+    X, TT, TH = np.tile(ux, n_draws), np.tile(uT, n_draws), np.tile(ut, n_draws)
+    value = np.zeros((n_draws, n))
+    for j in range(k):
+        g = _alive_expectation(k, urep(r) + k * X + j, urep(alpha) + TT, urep(a),
+                               urep(b) + X + c, np.full(X.size, float(j)), TH)
+        value += np.exp(log_pj[:, j]).reshape(n_draws, n) * g.reshape(n_draws, u)[
+            :, packed.inverse]
+    return np.exp(log_alive).reshape(n_draws, n) * value
 
 
 def simulate_alive_purchases(theta, x, T, horizon: float, rng, *, recency,
