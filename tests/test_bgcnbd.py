@@ -284,3 +284,52 @@ def test_clv_with_gamma_gamma_works_through_the_expected_purchases():
                   for s in np.r_[0.0, steps]])
     want = value * ((e[1:] - e[:-1]) / (1 + d) ** steps[:, None]).sum(axis=0)
     np.testing.assert_allclose(np.asarray(discounted), want, rtol=1e-10)
+
+
+def _mp_new_customer_pmf(k, r, alpha, a, b, n, t, c):
+    """P(X(t) = n) of a new customer: quadrature over lambda of Poisson epoch counts."""
+    r, alpha, a, b, t = (mp.mpf(v) for v in (r, alpha, a, b, t))
+    lb = mp.log(mp.beta(a, b))
+    bp = b + c  # MBG: survived the dropout at time 0
+
+    def epochs(lam, m):  # P(floor(N / k) = m), N ~ Poisson(lam t)
+        return mp.fsum(mp.exp(-lam * t + i * mp.log(lam * t) - mp.loggamma(i + 1))
+                       for i in range(m * k, m * k + k))
+
+    def given(lam):
+        if n == 0:
+            return epochs(lam, 0)
+        more = mp.gammainc((n + 1) * k, 0, lam * t, regularized=True)
+        stay = mp.exp(mp.log(mp.beta(a, bp + n - 1)) - mp.log(mp.beta(a, bp)))
+        drop = mp.exp(mp.log(mp.beta(a + 1, bp + n - 1)) - mp.log(mp.beta(a, bp)))
+        return epochs(lam, n) * stay + more * drop
+
+    def g(lam):
+        return (r - 1) * mp.log(lam) - lam * alpha + mp.log(given(lam))
+
+    value = mp.exp(_log_integral(g, [((r + n * k - 1) / (alpha + t), mp.sqrt(r + n * k)
+                                      / (alpha + t)), ((r - 1) / alpha, mp.sqrt(r) / alpha)])
+                   + r * mp.log(alpha) - mp.loggamma(r))
+    if c:  # alive after time 0 with probability b / (a + b); else no purchase
+        alive = mp.exp(mp.log(mp.beta(a, b + 1)) - lb)
+        value = alive * value + (1 - alive if n == 0 else 0)
+    return value
+
+
+@pytest.mark.parametrize("k,r,alpha,a,b", [
+    (3, 0.8, 2.0, 0.8, 2.5),
+    pytest.param(10, 1.5, 0.4, 2.0, 0.7, marks=pytest.mark.slow),  # ~12 s each
+])
+@pytest.mark.parametrize("c", [0, 1], ids=["BG", "MBG"])
+def test_new_customer_pmf_and_expectation_against_mpmath(k, r, alpha, a, b, c):
+    t = 20.0
+    n = np.array([0, 1, 3, 8])
+    got = bgcnbd.probability_of_purchases((k, r, alpha, a, b), n, t, dropout_at_zero=bool(c))
+    want = [float(_mp_new_customer_pmf(k, r, alpha, a, b, int(m), t, c)) for m in n]
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-300)
+    full = bgcnbd.probability_of_purchases((k, r, alpha, a, b), np.arange(2000), t,
+                                           dropout_at_zero=bool(c))
+    assert full.sum() == pytest.approx(1.0, rel=1e-10)
+    mean = bgcnbd.expected_purchases_new_customer((k, r, alpha, a, b), t,
+                                                  dropout_at_zero=bool(c))
+    assert float(mean) == pytest.approx(float((full * np.arange(2000)).sum()), rel=1e-9)
