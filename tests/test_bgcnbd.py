@@ -333,3 +333,19 @@ def test_new_customer_pmf_and_expectation_against_mpmath(k, r, alpha, a, b, c):
     mean = bgcnbd.expected_purchases_new_customer((k, r, alpha, a, b), t,
                                                   dropout_at_zero=bool(c))
     assert float(mean) == pytest.approx(float((full * np.arange(2000)).sum()), rel=1e-9)
+
+
+@pytest.mark.parametrize("case", [GRID[5], GRID[6], GRID[3]], ids=["x1e4", "k10-T1e4", "k5"])
+@pytest.mark.parametrize("c", [0, 1], ids=["BG", "MBG"])
+def test_extreme_histories_pmf_mean_equals_the_series(case, c):
+    """Two routes at x up to 1e4, T up to 1e4: the PMF (negative binomial point masses and one
+    tail per count) summed against n, and the expectation's series of tails."""
+    k, r, alpha, a, b, x, tx, T = case
+    params = (k, r, alpha, a, b)
+    t = 20.0
+    n = np.arange(4000)
+    pmf = np.exp(bgcnbd.log_conditional_pmf(params, n, x, tx, T, t, dropout_at_zero=bool(c)))
+    assert pmf.sum() == pytest.approx(1.0, rel=1e-9)
+    mean = bgcnbd.expected_purchases(params, x, tx, T, t, dropout_at_zero=bool(c))
+    assert float(mean) == pytest.approx(float((pmf * n).sum()), rel=1e-8, abs=1e-14)
+    assert np.isfinite(bgcnbd.gradient(params, [x], [tx], [T], dropout_at_zero=bool(c))).all()
