@@ -12,6 +12,7 @@ the maximum-likelihood work (per-parameter transforms: :data:`LOG`,
 from clvmodels.models._base import BaseModel
 from clvmodels.models._fit import IDENTITY, LOG, LOGIT, FitResult, FitWarning, Transform
 from clvmodels.models.bgbb import BGBB
+from clvmodels.models.bgcnbd import BGCNBD
 from clvmodels.models.bgnbd import BGNBD
 from clvmodels.models.clv import convert_discount_rate, customer_lifetime_value
 from clvmodels.models.covariates import (
@@ -22,7 +23,9 @@ from clvmodels.models.covariates import (
 from clvmodels.models.forecast import forecast_customer_base, simulate_customer_base
 from clvmodels.models.gamma_gamma import GammaGamma
 from clvmodels.models.io import load_model
+from clvmodels.models.mbgcnbd import MBGCNBD
 from clvmodels.models.mbgnbd import MBGNBD
+from clvmodels.models.nbd import NBD
 from clvmodels.models.paretonbd import ParetoNBD
 from clvmodels.models.sbg import ShiftedBetaGeometric
 from clvmodels.models.uncertainty import bootstrap_parameters, draw_parameters
@@ -36,10 +39,13 @@ __all__ = [
     "IDENTITY",
     "LOGIT",
     "BGNBD",
+    "BGCNBD",
     "BGNBDCovariates",
     "BGBB",
     "GammaGamma",
     "MBGNBD",
+    "MBGCNBD",
+    "NBD",
     "ParetoNBD",
     "ParetoNBDCovariates",
     "ShiftedBetaGeometric",

@@ -157,7 +157,9 @@ class PurchaseModelMixin(ConditionalCountsMixin):
         The first two at many parameter vectors: (n_draws, n_rows) (intervals, forecast).
     ``_simulate_function(theta, x, T, horizon, rng)``
         Purchase times of customers alive at ``T`` (the forecast's per-customer step):
-        ``(owner, times, keep)``.
+        ``(owner, times, keep)``. A model whose future depends on the time since the last
+        purchase (BG/CNBD-k) overrides ``_simulate_alive_purchases``, which also receives
+        ``recency``.
     ``_expected_purchases_new_customer_function(params, t)`` and
     ``_probability_of_purchases_function(params, n, t)``
         A new customer's expected purchases and count distribution in ``(0, t]``.
@@ -187,8 +189,13 @@ class PurchaseModelMixin(ConditionalCountsMixin):
         return kernel(quantity, params, data["frequency"], data["recency"], data["T"],
                       **kwargs)
 
-    def _simulate_alive_purchases(self, theta, x, T, horizon, rng):
-        """The forecast's per-customer step (see :mod:`clvmodels.models.forecast`)."""
+    def _simulate_alive_purchases(self, theta, x, T, horizon, rng, recency=None):
+        """The forecast's per-customer step (see :mod:`clvmodels.models.forecast`).
+
+        ``recency`` (each customer's ``t_x``) is passed by the forecast for models whose
+        future depends on the time since the last purchase (an Erlang gap in progress);
+        the memoryless models here ignore it.
+        """
         simulate = type(self)._simulate_function
         if simulate is None:
             raise InvalidParameterError(

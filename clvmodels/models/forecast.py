@@ -13,7 +13,7 @@ interval that combines
 The simulation of one customer with history ``(x, t_x, T)`` at parameters
 ``theta``: alive at ``T`` with probability ``P(alive | x, t_x, T)`` (the model's
 ``_predict_with_params("probability_alive", ...)`` hook); if alive, the purchase
-model's ``_simulate_alive_purchases(theta, x, T, horizon, rng)`` hook draws the
+model's ``_simulate_alive_purchases(theta, x, T, horizon, rng, recency=...)`` hook draws the
 customer's latent parameters from their posterior given alive and the history, and
 the purchase times in ``(0, horizon]`` (see e.g.
 :func:`clvmodels.models.bgnbd.simulate_alive_purchases` and
@@ -154,7 +154,7 @@ def _simulate_batch(purchase_model, spend_model, theta, spend_theta, columns, co
     sim = np.repeat(np.arange(B), n_alive.sum(axis=1))
     row = np.repeat(np.tile(np.arange(x.size), B), n_alive.ravel())
     owner, times, keep = purchase_model._simulate_alive_purchases(
-        theta[sim], x[row], T[row], horizon, rng)
+        theta[sim], x[row], T[row], horizon, rng, recency=tx[row])
     period = np.minimum(np.searchsorted(ends, times, side="left"), K - 1)
     key = sim[owner] * K + period
     transactions = np.bincount(key[keep], minlength=B * K).reshape(B, K).astype(float)

@@ -17,7 +17,7 @@ Examples
 >>> get_spec("paretonbd").display_name
 'Pareto/NBD'
 >>> model_keys(kind="purchase", forecast=True)
-('bgnbd', 'mbgnbd', 'paretonbd')
+('bgnbd', 'mbgnbd', 'paretonbd', 'nbd', 'bgcnbd', 'mbgcnbd')
 >>> get_spec("bgnbd").model_class().__name__
 'BGNBD'
 """
@@ -107,6 +107,12 @@ _SPECS: tuple[ModelSpec, ...] = (
               conditional_pmf=True, forecast=True, legacy_names=("MBGNBD",)),
     ModelSpec("paretonbd", _M + "paretonbd", "ParetoNBD", "Pareto/NBD", "purchase",
               conditional_pmf=True, forecast=True, legacy_names=("ParetoNBD",)),
+    ModelSpec("nbd", _M + "nbd", "NBD", "NBD", "purchase",
+              conditional_pmf=True, forecast=True, legacy_names=("NBD",)),
+    ModelSpec("bgcnbd", _M + "bgcnbd", "BGCNBD", "BG/CNBD-k", "purchase",
+              conditional_pmf=True, forecast=True, legacy_names=("BGCNBD",)),
+    ModelSpec("mbgcnbd", _M + "mbgcnbd", "MBGCNBD", "MBG/CNBD-k", "purchase",
+              conditional_pmf=True, forecast=True, legacy_names=("MBGCNBD",)),
     ModelSpec("bgbb", _M + "bgbb", "BGBB", "BG/BB", "discrete",
               legacy_names=("BGBB",)),
     ModelSpec("sbg", _M + "sbg", "ShiftedBetaGeometric", "sBG", "contractual",

@@ -161,8 +161,14 @@ def _usable_covariance(model) -> np.ndarray:
             "resampled customers), or refit the model on data that identify its parameters "
             "(more customers, or a small penalizer)."
         )
+    cov = np.asarray(cov, dtype=float)
+    # a parameter held fixed by the fit (a whole-number k chosen on a grid) has an exactly
+    # zero row and column: it is drawn at its estimate, the others from their block
+    free = ~(np.all(cov == 0.0, axis=0) & np.all(cov == 0.0, axis=1))
     try:
-        return np.linalg.cholesky(np.asarray(cov, dtype=float))
+        chol = np.zeros_like(cov)
+        chol[np.ix_(free, free)] = np.linalg.cholesky(cov[np.ix_(free, free)])
+        return chol
     except np.linalg.LinAlgError:
         raise InvalidParameterError(
             f"The covariance of the log-parameters of this {name} is not positive definite, "
