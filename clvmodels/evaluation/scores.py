@@ -19,7 +19,7 @@ scores those distributions and checks their calibration:
     histogram (each ``1 / bins`` when calibrated).
 ``calibration_table``
     Predicted (sum of the PMFs) against actual number of customers with 0, 1, ...,
-    ``max_count``+ holdout purchases.
+    ``max_count`` or more holdout purchases.
 ``predictive_intervals``, ``interval_coverage``
     Per-customer equal-tailed intervals of the holdout count from its PMF (they
     include the customer's own purchase noise, unlike the parameter-uncertainty
@@ -108,13 +108,14 @@ def distribution_scores(result, *, level: float = 0.9, bins: int = 10,
     with a count distribution, the per-customer ranked probability score and log score
     of the holdout transaction count, the coverage of its ``level`` predictive
     intervals (the customer's own purchase noise included), the PIT histogram and the
-    calibration table (0 .. ``max_count``+ purchases).
+    calibration table (0 .. ``max_count`` or more purchases).
 
     Returns
     -------
     dict
         ``"table"``: DataFrame indexed by method with ``mean_rps``, ``mean_log_score``,
-        ``interval_coverage`` and ``pit_max_deviation`` (largest |mass - 1/bins|);
+        ``interval_coverage`` and ``pit_max_deviation`` (the largest absolute difference
+        of a bin's mass from 1/bins);
         ``"per_customer"``: ``{method: {"rps": ..., "log_score": ...}}`` (arrays in the
         summary's order); ``"pit"`` and ``"calibration"``: ``{method: DataFrame}``.
     """
@@ -287,10 +288,11 @@ def pit_histogram(pmf, counts, bins: int = 10) -> pd.DataFrame:
 
 
 def calibration_table(pmf, counts, max_count: int = 7) -> pd.DataFrame:
-    """Predicted and actual number of customers with 0, 1, ..., ``max_count``+ purchases.
+    """Predicted and actual number of customers with 0, 1, ... and ``max_count`` or more purchases.
 
     The predicted number with ``n`` purchases is the sum over customers of ``P_i(n)``
-    (the last row, ``max_count``+, adds the tails); the actual number counts the outcomes.
+    (the last row, ``max_count`` or more, adds the tails); the actual number counts the
+    outcomes.
 
     Examples
     --------
