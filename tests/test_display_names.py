@@ -25,7 +25,8 @@ CAL, OBS = "1997-09-30", "1998-06-30"
 @pytest.mark.filterwarnings("ignore")  # a small summary: Hessian and exclusion warnings
 def test_the_harness_model_methods_are_the_registrys_purchase_models():
     keys = model_keys(kind="purchase", covariates=False)
-    assert purchase_model_keys() == keys and set(keys) == {"bgnbd", "paretonbd", "mbgnbd"}
+    assert purchase_model_keys() == keys and set(keys) == {"bgnbd", "paretonbd", "mbgnbd",
+                                                          "nbd", "bgcnbd", "mbgcnbd"}
     assert set(keys) <= set(available_methods())
     assert set(covariate_model_keys()) == {"bgnbd_covariates", "paretonbd_covariates"}
     for key in keys:
@@ -119,8 +120,9 @@ def test_model_file_errors_name_models_as_people_read_them(tmp_path):
     good = json.loads(path.read_text())
     swapped = dict(good, purchase_model=good["spend_model"])
     path.write_text(json.dumps(swapped))
+    expected = r"expected BG/NBD, MBG/NBD, Pareto/NBD, NBD, BG/CNBD-k or MBG/CNBD-k\."
     with pytest.raises(ModelFileError, match=r"Gamma-Gamma is not a purchase model .*; "
-                                             r"expected BG/NBD, MBG/NBD or Pareto/NBD\."):
+                                             + expected):
         load_bundle(path)
     path.write_text(json.dumps(dict(good, spend_model=good["purchase_model"])))
     with pytest.raises(ModelFileError, match=r"spend_model is a BG/NBD model, which predicts "

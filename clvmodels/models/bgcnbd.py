@@ -63,6 +63,7 @@ then ``lambda`` and ``p`` from this posterior and the future ticks as a Poisson 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -78,7 +79,7 @@ from clvmodels.models._checks import (
     validate_data,
     weights_array,
 )
-from clvmodels.models._fit import compress, fit_maximum_likelihood
+from clvmodels.models._fit import LOG, compress, fit_maximum_likelihood
 from clvmodels.models._params import unpack_params
 from clvmodels.models._special import counts_and_horizon, log_beta, log_gamma_ratio
 from clvmodels.models.bgnbd import alive_purchases
@@ -773,20 +774,28 @@ class CNBDModel(PurchaseModelMixin, BaseModel):
                 break
         best = max(profile, key=profile.get)
         result = results[best]
-        names = list(PARAM_NAMES)
-        self.params_ = pd.Series([float(best), *np.asarray(result.params, dtype=float)],
-                                 index=pd.Index(names, name="parameter"), name="estimate")
-        cov = np.zeros((5, 5))
-        cov[1:, 1:] = result.covariance
-        cov_log = np.zeros((5, 5))
-        cov_log[1:, 1:] = result.covariance_log
-        self.covariance_ = pd.DataFrame(cov, index=names, columns=names)
-        self._covariance_log = cov_log
-        self._set_fit_facts(result)
-        self.log_likelihood_ = profile[best]
-        self.fit_info_["k_profile"] = {str(k): v for k, v in profile.items()}
-        self.fit_info_["timing_term"] = timing
-        self.fit_info_["at_bound"] = [False, *list(result.at_bound)]
+        names = tuple(PARAM_NAMES)
+        # k is held fixed (a whole number maximised over a grid): its row and column of the
+        # covariance are zero; the record covers all five parameters
+        def padded(matrix):
+            out = np.zeros((5, 5))
+            out[1:, 1:] = matrix
+            return out
+
+        record = dataclasses.replace(
+            result,
+            params=np.array([float(best), *np.asarray(result.params, dtype=float)]),
+            param_names=names,
+            log_likelihood=profile[best],
+            covariance=padded(result.covariance),
+            covariance_transformed=padded(result.covariance_transformed),
+            hessian_transformed=padded(result.hessian_transformed),
+            at_bound=list(result.at_bound),
+            transforms=(LOG, *result.transforms),
+            extra={**result.extra, "k_profile": {str(k): v for k, v in profile.items()},
+                   "timing_term": timing},
+        )
+        self._set_fit_result(record)
         unit = summary.attrs.get("time_unit") if isinstance(summary, pd.DataFrame) else None
         self.time_unit_ = None if unit is None else str(unit)
         return self
