@@ -40,6 +40,7 @@ _EXPORTS: dict[str, str | None] = {
     "GammaGamma": "clvmodels.models",
     "MBGNBD": "clvmodels.models",
     "ParetoNBD": "clvmodels.models",
+    "ParetoGGG": "clvmodels.models",
     "ShiftedBetaGeometric": "clvmodels.models",
     "customer_lifetime_value": "clvmodels.models",
     "convert_discount_rate": "clvmodels.models",

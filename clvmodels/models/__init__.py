@@ -20,6 +20,7 @@ from clvmodels.models.forecast import forecast_customer_base, simulate_customer_
 from clvmodels.models.gamma_gamma import GammaGamma
 from clvmodels.models.io import load_model
 from clvmodels.models.mbgnbd import MBGNBD
+from clvmodels.models.paretoggg import ParetoGGG
 from clvmodels.models.paretonbd import ParetoNBD
 from clvmodels.models.sbg import ShiftedBetaGeometric
 from clvmodels.models.uncertainty import bootstrap_parameters, draw_parameters
@@ -31,6 +32,7 @@ __all__ = [
     "BGBB",
     "GammaGamma",
     "MBGNBD",
+    "ParetoGGG",
     "ParetoNBD",
     "ParetoNBDCovariates",
     "ShiftedBetaGeometric",
