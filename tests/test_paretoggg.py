@@ -378,3 +378,46 @@ def test_posterior_90_percent_intervals_cover_the_truth_over_seeds():
     hits = sum(sum(c.values()) for c, _ in results)
     assert hits >= 14, [t for _, t in results]
     assert max(t["r_hat"].max() for _, t in results) < 1.05, [t for _, t in results]
+
+
+# --- groceryElog against BTYDplus's HowTo vignette ---------------------------------------
+
+# BTYDplus "HowTo" vignette, section Pareto/GGG: pggg.mcmc.DrawParameters(cbs) on
+# elog2cbs(groceryElog, T.cal = "2006-12-31"): median population estimates, the mean over
+# customers of the individual medians, the 2007 holdout MAE (Pareto/NBD: 1.513515) and
+# the first six customers' E[holdout purchases] and P(alive), printed to 2-3 decimals.
+BTYDPLUS = {"t": 1.671, "gamma": 0.368, "r": 0.942, "alpha": 5.150, "s": 0.435, "beta": 4.610}
+BTYDPLUS_LATENT = {"k": 3.889, "lambda": 0.159, "mu": 0.064, "tau": 69.440}
+BTYDPLUS_HEAD_X_STAR = [0.08, 0.96, 15.45, 0.11, 2.21, 4.57]
+BTYDPLUS_HEAD_PALIVE = [0.10, 0.97, 0.87, 0.10, 0.93, 0.98]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not GROCERY.exists(), reason="needs ../shared/data/grocery_elog.csv")
+def test_grocery_estimates_and_holdout_match_btydplus():
+    """A short run (2 x (100 + 150) sweeps; the full run is benchmarks/bench_paretoggg.py).
+
+    Tolerances are MCMC noise: each population median within 3 posterior standard
+    deviations of BTYDplus's (its own median of 100 thinned draws is noisy too); the
+    customer-level means within 10%; the holdout MAE within 0.03 of 1.3895 (the
+    simulated holdout counts average over 300 draws per customer); the first six
+    customers within 0.1 (P(alive)) and 0.4 purchases (E[holdout]).
+    """
+    log = pd.read_csv(GROCERY)
+    summary = pggg_summary(log, customer_id="cust", date="date", calibration_end="2006-12-31",
+                           observation_end="2007-12-30")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        model = ParetoGGG(n_chains=2, n_draws=150, n_burnin=100, random_state=1).fit(summary)
+    table = model.summary()
+    for p, ref in BTYDPLUS.items():
+        assert abs(table.loc[p, "median"] - ref) < 3 * table.loc[p, "sd"], table
+    for p, ref in BTYDPLUS_LATENT.items():
+        got = np.mean(np.median(model.latent_[p], axis=0))
+        assert got == pytest.approx(ref, rel=0.10), p
+    x_star = model.expected_purchases(summary, t=52.0)
+    mae = np.mean(np.abs(summary["frequency_holdout"] - x_star))
+    assert abs(mae - 1.389548) < 0.03 and mae < 1.513515
+    np.testing.assert_allclose(model.probability_alive(summary).iloc[:6], BTYDPLUS_HEAD_PALIVE,
+                               atol=0.1)
+    np.testing.assert_allclose(x_star.iloc[:6], BTYDPLUS_HEAD_X_STAR, atol=0.4)
