@@ -124,6 +124,9 @@ _UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 30.4375, "Y": 365.25}
 # (shape-parameter name, rate-parameter name, latent name) of the three gamma mixtures
 _GROUPS = (("t", "gamma", 0), ("r", "alpha", 1), ("s", "beta", 2))
 _TINY = 1e-300
+# rounds of the non-centred population moves per sweep (4 rounds double the ESS of s and
+# beta per sweep but also the time: no gain per second, so one)
+_MOVES_PER_SWEEP = 1
 
 
 # ----------------------------------------------------------------------------------------
@@ -804,7 +807,8 @@ def _run_chain(data, n_burnin, n_draws, thin, prior, rng, progress=None):
     moves = _NonCentredMoves()
     for step in range(total):
         theta = _population_step(theta, state, prior, rng)
-        theta, state = moves.sweep(theta, state, data, prior, rng, adapt=step < n_burnin)
+        for _ in range(_MOVES_PER_SWEEP):
+            theta, state = moves.sweep(theta, state, data, prior, rng, adapt=step < n_burnin)
         keep = step >= n_burnin and (step - n_burnin) % thin == thin - 1
         state, extra = _latent_sweep(state, data, theta, rng, keep=keep,
                                      widths=widths.current)
