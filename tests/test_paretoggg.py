@@ -374,7 +374,7 @@ def test_posterior_covers_the_truth_one_seed():
 def test_posterior_90_percent_intervals_cover_the_truth_over_seeds():
     """3 seeds x 6 parameters: 90% intervals should miss about 2 of 18 (at most 4 here,
     P(more than 4 misses) = 1.7% for independent intervals), with R-hat < 1.05."""
-    results = [_coverage(seed, n_draws=500, n_burnin=300) for seed in (1, 2, 3)]
+    results = [_coverage(seed, n_draws=1000, n_burnin=500) for seed in (1, 2, 3)]
     hits = sum(sum(c.values()) for c, _ in results)
     assert hits >= 14, [t for _, t in results]
     assert max(t["r_hat"].max() for _, t in results) < 1.05, [t for _, t in results]
