@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str | None] = {
     "BGCNBD": "clvmodels.models",
     "MBGCNBD": "clvmodels.models",
     "ParetoNBD": "clvmodels.models",
+    "ParetoGGG": "clvmodels.models",
     "ShiftedBetaGeometric": "clvmodels.models",
     "customer_lifetime_value": "clvmodels.models",
     "convert_discount_rate": "clvmodels.models",

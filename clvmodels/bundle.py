@@ -199,7 +199,7 @@ def _check_purchase_model(model, fail) -> None:
     for method in ("expected_purchases", "probability_alive"):
         if not hasattr(model, method):
             fail(f"{_shown(model)} is not a purchase model (it has no {method}); "
-                 f"expected {_names(kind='purchase', covariates=False)}.")
+                 f"expected {_names(kind='purchase', covariates=False, engine='ml')}.")
 
 
 def load_bundle(path) -> ModelBundle:

@@ -51,7 +51,7 @@ class _RegistryChoices:
 
 
 #: ``--model`` choices of ``fit``: the registry's purchase models without covariates.
-PURCHASE_MODELS = _RegistryChoices(kind="purchase", covariates=False)
+PURCHASE_MODELS = _RegistryChoices(kind="purchase", covariates=False, engine="ml")
 #: ``--spend-model`` choices of ``fit``: the registry's spend models, spelled with hyphens
 #: ("gamma-gamma"; "gamma_gamma" is accepted too), and "none".
 SPEND_MODELS = _RegistryChoices(extra=("none",), hyphens=True, kind="spend")

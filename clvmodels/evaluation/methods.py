@@ -44,12 +44,12 @@ __all__ = [
 
 def purchase_model_keys() -> tuple[str, ...]:
     """Registry keys of the purchase models :class:`ModelMethod` takes (no covariates)."""
-    return model_keys(kind="purchase", covariates=False)
+    return model_keys(kind="purchase", covariates=False, engine="ml")
 
 
 def covariate_model_keys() -> tuple[str, ...]:
     """Registry keys of the purchase models with covariates :class:`CovariateModelMethod` takes."""
-    return model_keys(kind="purchase", covariates=True)
+    return model_keys(kind="purchase", covariates=True, engine="ml")
 
 
 def _model_class(name: str):

@@ -26,6 +26,7 @@ from clvmodels.models.io import load_model
 from clvmodels.models.mbgcnbd import MBGCNBD
 from clvmodels.models.mbgnbd import MBGNBD
 from clvmodels.models.nbd import NBD
+from clvmodels.models.paretoggg import ParetoGGG
 from clvmodels.models.paretonbd import ParetoNBD
 from clvmodels.models.sbg import ShiftedBetaGeometric
 from clvmodels.models.uncertainty import bootstrap_parameters, draw_parameters
@@ -46,6 +47,7 @@ __all__ = [
     "MBGNBD",
     "MBGCNBD",
     "NBD",
+    "ParetoGGG",
     "ParetoNBD",
     "ParetoNBDCovariates",
     "ShiftedBetaGeometric",

@@ -71,6 +71,13 @@ class ModelSpec:
         :func:`clvmodels.forecast_customer_base` can simulate it.
     legacy_names : tuple of str
         Other names found in files written by earlier versions (the class name).
+    engine : {"ml", "mcmc"}
+        How it is fitted: ``ml``, the maximum-likelihood engine of
+        :class:`~clvmodels.models._base.BaseModel` (``fit`` on the model's data
+        columns, ``from_params``, standard errors, the shared contract test);
+        ``mcmc``, its own sampler (posterior draws, R-hat and ESS; its own
+        summary columns and contract tests, e.g. Pareto/GGG needs the sum of log
+        inter-purchase times).
     """
 
     key: str
@@ -83,6 +90,7 @@ class ModelSpec:
     conditional_pmf: bool = False
     forecast: bool = False
     legacy_names: tuple[str, ...] = ()
+    engine: str = "ml"
 
     def model_class(self) -> type:
         """The estimator class (imports its module)."""
@@ -96,6 +104,7 @@ class ModelSpec:
             "intervals": self.intervals,
             "conditional_pmf": self.conditional_pmf,
             "forecast": self.forecast,
+            "engine": self.engine,
         }
 
 
@@ -113,6 +122,12 @@ _SPECS: tuple[ModelSpec, ...] = (
               conditional_pmf=True, forecast=True, legacy_names=("BGCNBD",)),
     ModelSpec("mbgcnbd", _M + "mbgcnbd", "MBGCNBD", "MBG/CNBD-k", "purchase",
               conditional_pmf=True, forecast=True, legacy_names=("MBGCNBD",)),
+    # Bayesian (MCMC): predictions from posterior draws; no parameter-uncertainty
+    # ``interval=`` (the draws are the uncertainty), no closed-form conditional PMF
+    # (ParetoGGG.simulate_holdout_counts gives posterior predictive count draws), not
+    # simulated by forecast_customer_base
+    ModelSpec("paretoggg", _M + "paretoggg", "ParetoGGG", "Pareto/GGG", "purchase",
+              intervals=False, engine="mcmc", legacy_names=("ParetoGGG",)),
     ModelSpec("bgbb", _M + "bgbb", "BGBB", "BG/BB", "discrete",
               legacy_names=("BGBB",)),
     ModelSpec("sbg", _M + "sbg", "ShiftedBetaGeometric", "sBG", "contractual",
