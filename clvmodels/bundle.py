@@ -202,6 +202,9 @@ def load_bundle(path) -> ModelBundle:
         raise ModelFileError(f"cannot read model file {path!r}: {reason}.") from None
     try:
         d = json.loads(text)
+    except RecursionError:
+        raise ModelFileError(f"model file {path!r} nests JSON too deeply to be a model file; "
+                             "give the file written by 'clvmodels fit'.") from None
     except json.JSONDecodeError as exc:
         raise ModelFileError(
             f"model file {path!r} is not valid JSON ({exc.msg} at line {exc.lineno}, column "

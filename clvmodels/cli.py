@@ -372,20 +372,9 @@ def _cmd_fit(args):
 
 
 def _file_columns(path) -> list[str]:
-    from pathlib import Path
+    from clvmodels.data.reading import file_columns
 
-    import pandas as pd
-
-    from clvmodels.data.tables import table_format
-
-    p = Path(str(path))
-    if not p.is_file():
-        raise CLVError(f"input file {str(path)!r} does not exist; check the path.")
-    if table_format(p) == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(p).names)
-    return pd.read_csv(p, nrows=0).columns.tolist()
+    return file_columns(path)
 
 
 def _read_summary_file(path, columns, args, bundle):
@@ -394,14 +383,15 @@ def _read_summary_file(path, columns, args, bundle):
 
     import pandas as pd
 
-    from clvmodels.data.tables import table_format
+    from clvmodels.data.reading import read_table
     from clvmodels.errors import InvalidSummaryError, UnitMismatchError
 
     needed = list(SUMMARY_COLUMNS) + (["monetary_value"] if bundle.spend_model else [])
     id_col = args.customer_id or bundle.data.get("customer_id")
     file_unit = None
     file_meta = {}
-    if table_format(path) == "parquet":
+    frame = read_table(path, text_columns=[c for c in columns if c not in needed])
+    if frame.attrs["read"]["format"] == "parquet":
         import pyarrow.parquet as pq
 
         meta = pq.read_schema(path).metadata or {}
@@ -409,11 +399,10 @@ def _read_summary_file(path, columns, args, bundle):
             try:
                 file_meta = json.loads(meta[b"clvmodels"])
                 file_unit = file_meta.get("time_unit")
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 file_meta, file_unit = {}, None
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_csv(path, dtype={c: str for c in columns if c not in needed})
+            if not isinstance(file_meta, dict):
+                file_meta, file_unit = {}, None
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         why = " (the spend model needs monetary_value)" if missing == ["monetary_value"] else ""

@@ -12,6 +12,8 @@ __all__ = [
     "CLVError",
     "InvalidTransactionsError",
     "InvalidSummaryError",
+    "InputFileError",
+    "OutputFileError",
     "InvalidParameterError",
     "NotFittedError",
     "ModelFileError",
@@ -20,6 +22,7 @@ __all__ = [
     "ConvergenceWarning",
     "ExcludedCustomersWarning",
     "StatisticalWarning",
+    "InputConversionWarning",
     "HessianWarning",
 ]
 
@@ -42,6 +45,17 @@ class InvalidTransactionsError(CLVError):
 
 class InvalidSummaryError(CLVError):
     """A customer summary (frequency, recency, T, ...) is missing columns or has invalid values."""
+
+
+class InputFileError(CLVError):
+    """An input file cannot be read as a table: missing, a directory, empty, not the format
+    it claims, truncated, not UTF-8, a duplicated column name, or rows with the wrong number
+    of fields. The message names the file, and the line or byte where it can."""
+
+
+class OutputFileError(CLVError):
+    """An output cannot be written safely: it would overwrite an input or another output of
+    the same run, its directory is missing or not writable, or its name has no known format."""
 
 
 class InvalidParameterError(CLVError):
@@ -74,6 +88,11 @@ class ExcludedCustomersWarning(CLVWarning):
 
 class StatisticalWarning(CLVWarning):
     """A statistical assumption looks violated, or a result is numerically doubtful."""
+
+
+class InputConversionWarning(CLVWarning):
+    """The reader converted something a user should know about: a UTF-16/32 file decoded,
+    compression found by content, UTC offsets or time zones dropped from dates."""
 
 
 class HessianWarning(StatisticalWarning):
