@@ -247,7 +247,7 @@ def score_frame(purchase_model, spend_model, summary: pd.DataFrame, *, horizon: 
             "clv": parts["clv"].to_numpy(dtype=float),
         }
     else:
-        step_times(horizon)  # the same horizon check as with a spend model
+        step_times(horizon, periods_per_step)  # the same checks as with a spend model
         expected = purchase_model.expected_purchases(summary, t=horizon)
         columns = {"expected_purchases": expected.to_numpy(dtype=float),
                    "probability_alive": alive}

@@ -9,7 +9,6 @@ atomically, so a failed run leaves no partial or stale output.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import warnings
 
@@ -19,6 +18,7 @@ from clvmodels.errors import CLVError
 __all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + the signal's number, as shells report it
 EXIT_EPILOG = (
     "Exit status: 0 ok, 2 user error (bad input, arguments, model file or unwritable output: "
     "one message on stderr, no output file), 1 internal error (a bug: please report it)."
@@ -181,13 +181,28 @@ def _summarize_from_args(args):
     )
 
 
-def _cmd_summarize(args):
-    from clvmodels.data.tables import check_writable, table_format, write_table
+def _table_output(outputs, label, path):
+    """Register a table output (.csv, .tsv or .parquet) of the run's output set."""
+    from clvmodels.data.tables import table_format
 
-    table_format(args.out)  # fail on a bad extension or directory before reading anything
-    check_writable(args.out)
-    summary = _summarize_from_args(args)
-    write_table(summary, args.out)
+    table_format(path)  # fail on a bad extension before reading anything
+    return outputs.add(label, path)
+
+
+def _write_table(outputs, path, frame, **kwargs):
+    from clvmodels.data.tables import table_format, write_table_file
+
+    outputs.write(path, lambda tmp: write_table_file(frame, tmp, table_format(path), **kwargs))
+
+
+def _cmd_summarize(args):
+    from clvmodels._output import OutputSet
+
+    with OutputSet(inputs=[("the transaction log", args.log)]) as outputs:
+        out = _table_output(outputs, "--out", args.out)
+        summary = _summarize_from_args(args)
+        _write_table(outputs, out, summary)
+        outputs.commit()
     if not args.quiet:
         print(f"wrote {len(summary)} customers to {args.out}", file=sys.stderr)
     return EXIT_OK
@@ -198,7 +213,7 @@ LEADERBOARD_COLUMNS = ["transactions_mae", "transactions_total_error_pct", "reve
 
 
 def _cmd_compare(args):
-    from clvmodels.data.tables import check_writable, table_format, write_table
+    from clvmodels._output import OutputSet
     from clvmodels.evaluation import available_methods
     from clvmodels.evaluation.harness import compare
 
@@ -209,25 +224,33 @@ def _cmd_compare(args):
         raise CLVError("compare needs --calibration-end and --observation-end.")
     if args.amount is None:
         raise CLVError("compare needs --amount (the revenue column) to score revenue.")
-    for path in (args.out, args.predictions):
-        if path is not None:
-            table_format(path)
-            check_writable(path)
-    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    res = compare(
-        args.log, methods, customer_id=args.customer_id, date=args.date, amount=args.amount,
-        calibration_end=args.calibration_end, observation_end=args.observation_end,
-        time_unit=args.time_unit, n_splits=args.n_splits, step_days=args.step_days,
-        progress=not args.quiet and sys.stderr.isatty(), random_state=args.seed,
-        refunds=args.refunds,
-    )
-    settings = {"calibration_end": str(res.settings["calibration_end"].date()),
-                "observation_end": str(res.settings["observation_end"].date()),
-                "time_unit": args.time_unit, "clvmodels_version": __version__}
-    if args.out:
-        write_table(res.leaderboard, args.out, metadata=settings, index=False)
-    if args.predictions:
-        write_table(res.predictions, args.predictions, metadata=settings, index=False)
+    if args.step_days is not None and args.step_days < 1:
+        raise CLVError(f"--step-days {args.step_days}: the days between backtest cutoffs must "
+                       "be >= 1.")
+    if args.n_splits is not None and args.n_splits < 1:
+        raise CLVError(f"--n-splits {args.n_splits}: give at least 1 cutoff.")
+    with OutputSet(inputs=[("the transaction log", args.log)]) as outputs:
+        for label, path in (("--out", args.out), ("--predictions", args.predictions)):
+            if path is not None:
+                _table_output(outputs, label, path)
+        methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+        res = compare(
+            args.log, methods, customer_id=args.customer_id, date=args.date,
+            amount=args.amount, calibration_end=args.calibration_end,
+            observation_end=args.observation_end, time_unit=args.time_unit,
+            n_splits=args.n_splits, step_days=args.step_days,
+            progress=not args.quiet and sys.stderr.isatty(), random_state=args.seed,
+            refunds=args.refunds,
+        )
+        settings = {"calibration_end": str(res.settings["calibration_end"].date()),
+                    "observation_end": str(res.settings["observation_end"].date()),
+                    "time_unit": args.time_unit, "clvmodels_version": __version__}
+        if args.out:
+            _write_table(outputs, args.out, res.leaderboard, metadata=settings, index=False)
+        if args.predictions:
+            _write_table(outputs, args.predictions, res.predictions, metadata=settings,
+                         index=False)
+        outputs.commit()
     _print_leaderboard(res)
     return EXIT_OK
 
@@ -272,84 +295,88 @@ class _Progress:
             self._bar.close()
 
 
+def _check_scoring_arguments(args) -> None:
+    """Refuse scoring arguments outside their meaning before any work (policies in the README)."""
+    import math
+
+    from clvmodels.models.clv import step_times
+
+    for flag, value in (("--horizon", args.horizon), ("--periods-per-step",
+                                                      args.periods_per_step)):
+        if not (math.isfinite(value) and value > 0):
+            raise CLVError(f"{flag} {value:g}: give a finite number > 0 (in the model's time "
+                           "units).")
+    step_times(args.horizon, args.periods_per_step)  # at most MAX_STEPS steps
+    rate = args.discount_rate
+    if not (math.isfinite(rate) and 0 <= rate < 1):
+        raise CLVError(
+            f"--discount-rate {rate:g}: a discount rate per time unit of the model must be "
+            ">= 0 and below 1 (100% a period); give 0.05 for 5%. For an annual rate on a "
+            "weekly model use (1 + annual)^(1/52.18) - 1, e.g. 0.0018 for 10% a year.")
+    if not (math.isfinite(args.margin) and 0 <= args.margin <= 1):
+        raise CLVError(f"--margin {args.margin:g}: the profit margin is a fraction of revenue "
+                       "between 0 and 1 (1 = revenue, 0.3 for 30%).")
+
+
 def _cmd_fit(args):
     import os
 
     from clvmodels import models
+    from clvmodels._output import OutputSet
     from clvmodels.bundle import ModelBundle
-    from clvmodels.data.tables import check_writable
 
     if not str(args.out).lower().endswith(".json"):
         raise CLVError(f"the model file {args.out!r} must be named .json.")
-    check_writable(args.out)
-    if args.summary_out is not None:
-        from clvmodels.data.tables import table_format
-
-        table_format(args.summary_out)
-        check_writable(args.summary_out)
-        if os.path.abspath(args.summary_out) == os.path.abspath(args.out):
-            raise CLVError("--summary-out and --out name the same file; give two paths.")
-    outputs = [p for p in (args.out, args.summary_out, args.scores_out) if p is not None]
-    if len({os.path.abspath(p) for p in outputs}) < len(outputs):
-        raise CLVError("--out, --summary-out and --scores-out must name different files.")
     if args.scores_out is not None:
-        from clvmodels.data.tables import table_format
-        from clvmodels.models.clv import step_times
-
-        table_format(args.scores_out)
-        check_writable(args.scores_out)
-        step_times(args.horizon, args.periods_per_step)  # bad horizon: fail before the work
-        if args.discount_rate < 0 or args.margin < 0:
-            raise CLVError("--discount-rate and --margin must be >= 0.")
+        _check_scoring_arguments(args)  # bad horizon or rate: fail before the work
     if args.spend_model == "gamma-gamma" and args.amount is None:
         raise CLVError("--spend-model gamma-gamma needs --amount (the transaction value "
                        "column); give it, or pass --spend-model none.")
     progress = _Progress(["summarise", "fit purchases", "fit spend", "write"]
                          + (["score"] if args.scores_out is not None else []), args.quiet)
-    written = []
-    try:
-        progress.stage(f"summarising {os.path.basename(args.log)}")
-        summary = _summarize_from_args(args)
-        if len(summary) == 0:
-            raise CLVError(f"{args.log!r} has no customer with a transaction on or before "
-                           "the calibration end; nothing to fit.")
-        progress.stage(f"fitting {PURCHASE_MODELS[args.model]}")
-        purchase = getattr(models, PURCHASE_MODELS[args.model])().fit(summary)
-        spend = None
-        if args.spend_model == "gamma-gamma":
-            progress.stage("fitting GammaGamma")
-            spend = models.GammaGamma(drop_invalid=True).fit(summary)
-        progress.stage("writing")
-        attrs = summary.attrs
-        data = {
-            "log": os.path.basename(str(args.log)),
-            "customer_id": args.customer_id, "date": args.date, "amount": args.amount,
-            "monetary": args.monetary, "refunds": args.refunds,
-            "n_customers": int(len(summary)), "n_rows": int(attrs.get("n_rows", 0)),
-            "n_excluded_customers": int(attrs.get("n_excluded_customers", 0)),
-        }
-        bundle = ModelBundle(purchase, spend, time_unit=attrs["time_unit"],
-                             calibration_end=attrs["calibration_end"],
-                             first_transaction=attrs.get("first_transaction"),
-                             observation_end=attrs.get("observation_end"), data=data)
+    # every output is written aside and the set renamed at the end: a failure or a signal
+    # anywhere leaves the previous model, summary and scores as they were
+    with OutputSet(inputs=[("the transaction log", args.log)]) as outputs:
+        outputs.add("--out", args.out)
         if args.summary_out is not None:
-            from clvmodels.data.tables import write_table
-
-            write_table(summary, args.summary_out)
-            written.append(args.summary_out)
-        bundle.save(args.out)
-        written.append(args.out)
+            _table_output(outputs, "--summary-out", args.summary_out)
         if args.scores_out is not None:
-            progress.stage(f"scoring {len(summary)} customers")
-            scores = _write_scores(bundle, summary, args, args.scores_out,
-                                   model_file=args.out, input_kind="transaction log")
-    except BaseException:
-        for path in written:  # no half-finished pair: the summary goes if the model fails
-            with contextlib.suppress(OSError):
-                os.remove(path)
-        raise
-    finally:
-        progress.close()
+            _table_output(outputs, "--scores-out", args.scores_out)
+        try:
+            progress.stage(f"summarising {os.path.basename(args.log)}")
+            summary = _summarize_from_args(args)
+            if len(summary) == 0:
+                raise CLVError(f"{args.log!r} has no customer with a transaction on or before "
+                               "the calibration end; nothing to fit.")
+            progress.stage(f"fitting {PURCHASE_MODELS[args.model]}")
+            purchase = getattr(models, PURCHASE_MODELS[args.model])().fit(summary)
+            spend = None
+            if args.spend_model == "gamma-gamma":
+                progress.stage("fitting GammaGamma")
+                spend = models.GammaGamma(drop_invalid=True).fit(summary)
+            progress.stage("writing")
+            attrs = summary.attrs
+            data = {
+                "log": os.path.basename(str(args.log)),
+                "customer_id": args.customer_id, "date": args.date, "amount": args.amount,
+                "monetary": args.monetary, "refunds": args.refunds,
+                "n_customers": int(len(summary)), "n_rows": int(attrs.get("n_rows", 0)),
+                "n_excluded_customers": int(attrs.get("n_excluded_customers", 0)),
+            }
+            bundle = ModelBundle(purchase, spend, time_unit=attrs["time_unit"],
+                                 calibration_end=attrs["calibration_end"],
+                                 first_transaction=attrs.get("first_transaction"),
+                                 observation_end=attrs.get("observation_end"), data=data)
+            if args.summary_out is not None:
+                _write_table(outputs, args.summary_out, summary)
+            outputs.write(args.out, bundle.save)
+            if args.scores_out is not None:
+                progress.stage(f"scoring {len(summary)} customers")
+                scores = _write_scores(outputs, bundle, summary, args, args.scores_out,
+                                       model_file=args.out, input_kind="transaction log")
+            outputs.commit()
+        finally:
+            progress.close()
     if not args.quiet:
         def params(m):
             return ", ".join(f"{k}={v:.4g}" for k, v in m.params_.items())
@@ -477,10 +504,10 @@ def _rfm(path, args, data, amount, bundle):
     )
 
 
-def _write_scores(bundle, summary, args, out, *, model_file, input_kind, progress=None):
+def _write_scores(outputs, bundle, summary, args, out, *, model_file, input_kind,
+                  progress=None):
     """Score the summary's customers with the bundle's models; write them with metadata."""
     from clvmodels.bundle import BUNDLE_FORMAT_VERSION, score_frame
-    from clvmodels.data.tables import write_table
 
     purchase, spend = bundle.purchase_model, bundle.spend_model
     scores = score_frame(purchase, spend, summary, horizon=args.horizon,
@@ -502,36 +529,40 @@ def _write_scores(bundle, summary, args, out, *, model_file, input_kind, progres
         "periods_per_step": args.periods_per_step, "margin": args.margin,
         "input": input_kind,
     }
-    write_table(scores, out, metadata=metadata)
+    _write_table(outputs, out, scores, metadata=metadata)
     return scores
 
 
 def _cmd_score(args):
+    from clvmodels._output import OutputSet
     from clvmodels.bundle import load_bundle
-    from clvmodels.data.tables import check_writable, table_format
 
-    table_format(args.out)
-    check_writable(args.out)
-    bundle = load_bundle(args.model)
-    columns = _file_columns(args.data)
-    is_summary = all(c in columns for c in SUMMARY_COLUMNS)
-    progress = _Progress(["read", "score", "write"], args.quiet)
-    try:
-        if is_summary:
-            progress.stage("reading the summary")
-            if args.as_of is not None:
-                raise CLVError("--as-of applies to a transaction log; the input is a summary "
-                               "(it has frequency, recency and T columns).")
-            summary = _read_summary_file(args.data, columns, args, bundle)
-        else:
-            progress.stage("summarising the log")
-            summary = _summarize_for_scoring(args.data, args, bundle)
-        progress.stage(f"scoring {len(summary)} customers")
-        scores = _write_scores(bundle, summary, args, args.out, model_file=args.model,
-                               input_kind="summary" if is_summary else "transaction log",
-                               progress=progress)
-    finally:
-        progress.close()
+    _check_scoring_arguments(args)
+    with OutputSet(inputs=[("the scored data", args.data),
+                           ("the model file", args.model)]) as outputs:
+        _table_output(outputs, "--out", args.out)
+        bundle = load_bundle(args.model)
+        columns = _file_columns(args.data)
+        is_summary = all(c in columns for c in SUMMARY_COLUMNS)
+        progress = _Progress(["read", "score", "write"], args.quiet)
+        try:
+            if is_summary:
+                progress.stage("reading the summary")
+                if args.as_of is not None:
+                    raise CLVError("--as-of applies to a transaction log; the input is a "
+                                   "summary (it has frequency, recency and T columns).")
+                summary = _read_summary_file(args.data, columns, args, bundle)
+            else:
+                progress.stage("summarising the log")
+                summary = _summarize_for_scoring(args.data, args, bundle)
+            progress.stage(f"scoring {len(summary)} customers")
+            scores = _write_scores(outputs, bundle, summary, args, args.out,
+                                   model_file=args.model,
+                                   input_kind="summary" if is_summary else "transaction log",
+                                   progress=progress)
+            outputs.commit()
+        finally:
+            progress.close()
     if not args.quiet:
         print(f"wrote {len(scores)} customers to {args.out}", file=sys.stderr)
     return EXIT_OK
@@ -540,7 +571,7 @@ def _cmd_score(args):
 def _cmd_report(args):
     import shlex
 
-    from clvmodels.data.tables import check_writable
+    from clvmodels._output import OutputSet
     from clvmodels.report import validation_report
 
     if args.calibration_end is None or args.observation_end is None:
@@ -549,7 +580,7 @@ def _cmd_report(args):
         raise CLVError("report needs --amount (the revenue column).")
     if not str(args.out).lower().endswith((".html", ".htm")):
         raise CLVError(f"--out {args.out!r}: name the report .html.")
-    check_writable(args.out)
+    OutputSet(inputs=[("the transaction log", args.log)]).add("--out", args.out)
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     path = validation_report(
         args.log, customer_id=args.customer_id, date=args.date, amount=args.amount,
@@ -608,9 +639,11 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USER
+    from clvmodels._output import Terminated, handle_termination
+
     quiet = getattr(args, "quiet", False)
     try:
-        with warnings.catch_warnings():
+        with handle_termination(), warnings.catch_warnings():
             if quiet:
                 warnings.simplefilter("ignore")
             else:
@@ -620,8 +653,15 @@ def main(argv=None) -> int:
         print(f"clvmodels: error: {exc}", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
-        print("clvmodels: interrupted", file=sys.stderr)
-        return 130
+        print("clvmodels: interrupted (SIGINT); no output was changed", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print("clvmodels: terminated (SIGTERM); no output was changed", file=sys.stderr)
+        return EXIT_SIGTERM
+    except MemoryError:
+        print("clvmodels: error: out of memory; the input or the arguments ask for more "
+              "memory than this machine has (see the limits in the README).", file=sys.stderr)
+        return EXIT_USER
     except Exception as exc:
         print(
             f"clvmodels: internal error: {type(exc).__name__}: {exc}\n"
