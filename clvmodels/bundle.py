@@ -165,6 +165,9 @@ def bundle_from_dict(d, *, source: str = "the model bundle") -> ModelBundle:
     if purchase.time_unit_ is not None and purchase.time_unit_ != unit:
         fail(f"the purchase model's time_unit {purchase.time_unit_!r} differs from the "
              f"bundle's {unit!r}; the file was edited or assembled by hand.")
+    if "spend_model" not in d:
+        fail("the field spend_model is missing (write null for a bundle without a spend model); "
+             "without it the scores would silently lack expected_spend and clv.")
     spend = d.get("spend_model")
     if spend is not None:
         if not isinstance(spend, dict):
@@ -177,7 +180,16 @@ def bundle_from_dict(d, *, source: str = "the model bundle") -> ModelBundle:
                        package_version=d.get("package_version", "?"), **dates)
 
 
+#: Purchase models a bundle can hold: those scored from a (frequency, recency, T) summary,
+#: the models 'clvmodels fit' writes (BG/BB needs n_periods, covariate models covariates).
+BUNDLE_PURCHASE_MODELS = ("BGNBD", "ParetoNBD", "MBGNBD")
+
+
 def _check_purchase_model(model, fail) -> None:
+    if type(model).__name__ not in BUNDLE_PURCHASE_MODELS:
+        fail(f"the purchase model is a {type(model).__name__}, which 'clvmodels score' cannot "
+             f"score from a frequency/recency/T summary; a model file holds one of "
+             f"{list(BUNDLE_PURCHASE_MODELS)} (score other models with the Python API).")
     for method in ("expected_purchases", "probability_alive"):
         if not hasattr(model, method):
             fail(f"{type(model).__name__} is not a purchase model (it has no {method}); "

@@ -510,6 +510,11 @@ def _write_scores(outputs, bundle, summary, args, out, *, model_file, input_kind
     from clvmodels.bundle import BUNDLE_FORMAT_VERSION, score_frame
 
     purchase, spend = bundle.purchase_model, bundle.spend_model
+    if spend is None:
+        warnings.warn("the model file has no spend model: the scores have expected_purchases "
+                      "and probability_alive only (no expected_spend, no clv); fit with "
+                      "--amount and --spend-model gamma-gamma for those.", UserWarning,
+                      stacklevel=2)
     scores = score_frame(purchase, spend, summary, horizon=args.horizon,
                          discount_rate=args.discount_rate, margin=args.margin,
                          periods_per_step=args.periods_per_step)

@@ -59,10 +59,10 @@ def step_times(horizon: float, periods_per_step: float = 1) -> np.ndarray:
     if not ratio <= MAX_STEPS * (1 + 1e-9):
         suggest = horizon / MAX_STEPS
         raise InvalidParameterError(
-            f"horizon {horizon:g} in steps of {step:g} is {ratio:.3g} discounting steps, more "
+            f"horizon {horizon:g} in steps of {step:g} is {ratio:,.0f} discounting steps, more "
             f"than the {MAX_STEPS:,} clvmodels evaluates (each step is one evaluation of every "
             f"distinct history: time grows with the step count). Use longer steps, "
-            f"periods_per_step >= {suggest:.4g} (CLI: --periods-per-step), or a shorter horizon."
+            f"periods_per_step >= {suggest:.6g} (CLI: --periods-per-step), or a shorter horizon."
         )
     n_steps = max(1, math.ceil(ratio - 1e-9 * max(1.0, ratio)))
     times = np.minimum(np.arange(1, n_steps + 1, dtype=float) * step, horizon)
