@@ -270,7 +270,33 @@ def _text_source(path, info):
                                  "(by its byte-order mark); decoded while reading.")
             data = text.lstrip("\ufeff").encode("utf-8")
             return (lambda data=data: io.BytesIO(data)), encoding
-    return _opener(path, info), "utf-8"
+    opener = _opener(path, info)
+    _check_utf8(path, opener)
+    return opener, "utf-8"
+
+
+def _check_utf8(path, opener) -> None:
+    """Refuse text that is not UTF-8 before parsing (one streaming pass, C-speed decoding),
+    so the parser never meets bytes it cannot decode and the message names the line."""
+    import codecs
+
+    import pyarrow as pa
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with opener() as source:
+            while True:
+                chunk = source.read(1 << 22)
+                if not chunk:
+                    decoder.decode(b"", final=True)
+                    return
+                decoder.decode(chunk)
+    except UnicodeDecodeError:
+        where = _first_invalid_utf8(opener)
+        _fail(path, f"it is not UTF-8 text ({where}). Re-encode it as UTF-8, e.g. "
+                    "'iconv -f latin1 -t utf-8 FILE > NEW.csv' for a Latin-1 file.")
+    except (pa.ArrowException, OSError, EOFError) as exc:
+        _fail(path, f"it cannot be decompressed ({exc}); the file may be truncated.")
 
 
 def _opener(path, info):
@@ -389,6 +415,9 @@ def _first_invalid_utf8(opener) -> str:
         while True:
             chunk = source.read(1 << 20)
             if not chunk:
+                if tail:
+                    return (f"an incomplete character at the end of the file, byte offset "
+                            f"{offset}, line {line}: the file may be truncated")
                 return "an invalid byte sequence"
             data = tail + chunk
             try:
