@@ -43,7 +43,12 @@ def temporaries(directory: Path) -> list[str]:
 
 
 def run_cli(capsys, args) -> tuple[int, str]:
-    code = main([str(a) for a in args])
+    """The command line in-process: (exit status, stderr). argparse's own refusals exit
+    through SystemExit, as the installed command does."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
     captured = capsys.readouterr()
     return code, captured.err
 
