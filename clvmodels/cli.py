@@ -2,8 +2,11 @@
 
 Exit status: 0 success; 2 a user error (bad input, bad arguments, unreadable or
 unwritable file), with one message on stderr and no traceback; 1 an internal
-error (a bug: the message asks for a report). Output files are written
-atomically, so a failed run leaves no partial or stale output.
+error (a bug: the message asks for a report); 130 / 143 interrupted by SIGINT /
+SIGTERM. Inputs are read by :mod:`clvmodels.data.reading` and every output goes
+through :class:`clvmodels._output.OutputSet`: refused if it names an input,
+written aside and committed with the run's other outputs as a set, so a failed
+or interrupted run leaves the previous outputs as they were.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + the signal's number, as shells report it
 EXIT_EPILOG = (
     "Exit status: 0 ok, 2 user error (bad input, arguments, model file or unwritable output: "
-    "one message on stderr, no output file), 1 internal error (a bug: please report it)."
+    "one message on stderr, previous outputs untouched), 1 internal error (a bug: please "
+    "report it), 130/143 interrupted by SIGINT/SIGTERM (previous outputs untouched)."
 )
 PURCHASE_MODELS = {"bgnbd": "BGNBD", "paretonbd": "ParetoNBD", "mbgnbd": "MBGNBD"}
 SUMMARY_COLUMNS = ("frequency", "recency", "T")

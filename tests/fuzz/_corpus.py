@@ -27,10 +27,16 @@ import os
 from pathlib import Path
 
 import numpy as np
+from hypothesis import HealthCheck
 
 from clvmodels.cli import main
 
 OUTCOMES: collections.Counter = collections.Counter()
+#: hypothesis settings of every property of the corpus: reproducible (derandomized, no
+#: example database), no deadline (the machine is shared), fixtures reused across examples
+SETTINGS = dict(deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow, HealthCheck.data_too_large])
 OLD = b"old output: must survive any failed run\n"
 
 
@@ -140,6 +146,6 @@ def fresh_dir(base: Path, name: str) -> Path:
 
 
 def env_case_count(default: int) -> int:
-    """Examples per property: CLVMODELS_FUZZ_EXAMPLES scales the corpus (CI uses the default)."""
+    """Examples per property: CLVMODELS_FUZZ_SCALE scales the corpus (CI uses the default)."""
     scale = float(os.environ.get("CLVMODELS_FUZZ_SCALE", "1"))
     return max(1, int(default * scale))

@@ -16,17 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _corpus import OUTCOMES, env_case_count
-from hypothesis import HealthCheck, given, settings
+from _corpus import OUTCOMES, SETTINGS, env_case_count
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import clvmodels
 from clvmodels.errors import CLVError
 from clvmodels.models import BGNBD, GammaGamma, ParetoNBD
 from clvmodels.models.clv import customer_lifetime_value
-
-SETTINGS = dict(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 id_values = st.one_of(st.integers(0, 6), st.sampled_from(["a", "b", "1", "007"]),
                       st.sampled_from([None, float("nan"), 1.5, True, b"x", ("t",)]))

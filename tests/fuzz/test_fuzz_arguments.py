@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from _corpus import (
     OLD,
+    SETTINGS,
     assert_finite,
     check_promises,
     env_case_count,
@@ -24,15 +25,11 @@ from _corpus import (
     snapshot,
     write,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clvmodels.cli import main
 from clvmodels.datasets import load_cdnow_transactions
-
-SETTINGS = dict(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")

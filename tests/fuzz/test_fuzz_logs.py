@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from _corpus import (
     OLD,
+    SETTINGS,
     assert_finite,
     check_promises,
     encode,
@@ -29,12 +30,8 @@ from _corpus import (
     snapshot,
     write,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-
-SETTINGS = dict(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow, HealthCheck.data_too_large])
 
 good_ids = st.sampled_from(["1", "2", "3", "007", "c-17", "Ångström", "x y"])
 hostile_ids = st.sampled_from(["", "NA", "1 ", " 1", "null", "1.0", "\u00e9", "1,2", '"q"'])
