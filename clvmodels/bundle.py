@@ -165,6 +165,9 @@ def bundle_from_dict(d, *, source: str = "the model bundle") -> ModelBundle:
     if purchase.time_unit_ is not None and purchase.time_unit_ != unit:
         fail(f"the purchase model's time_unit {purchase.time_unit_!r} differs from the "
              f"bundle's {unit!r}; the file was edited or assembled by hand.")
+    if "spend_model" not in d:
+        fail("the field spend_model is missing (write null for a bundle without a spend model); "
+             "without it the scores would silently lack expected_spend and clv.")
     spend = d.get("spend_model")
     if spend is not None:
         if not isinstance(spend, dict):
@@ -196,10 +199,26 @@ def _names(**capabilities) -> str:
 
 
 def _check_purchase_model(model, fail) -> None:
+    """A model 'clvmodels score' can score from a frequency/recency/T summary.
+
+    The registry's maximum-likelihood purchase models without covariates (BG/BB needs
+    n_periods, covariate models their covariates, an MCMC model its own summary).
+    """
     for method in ("expected_purchases", "probability_alive"):
         if not hasattr(model, method):
             fail(f"{_shown(model)} is not a purchase model (it has no {method}); "
                  f"expected {_names(kind='purchase', covariates=False, engine='ml')}.")
+    from clvmodels.models.registry import spec_for
+
+    try:
+        spec = spec_for(model)
+    except InvalidParameterError:
+        spec = None
+    if spec is None or spec.kind != "purchase" or spec.covariates or spec.engine != "ml":
+        fail(f"the purchase model is a {type(model).__name__} ({_shown(model)}), which "
+             "'clvmodels score' cannot score from a frequency/recency/T summary; a model file "
+             f"holds one of {_names(kind='purchase', covariates=False, engine='ml')} (score "
+             "other models with the Python API).")
 
 
 def load_bundle(path) -> ModelBundle:
@@ -220,6 +239,9 @@ def load_bundle(path) -> ModelBundle:
         raise ModelFileError(f"cannot read model file {path!r}: {reason}.") from None
     try:
         d = json.loads(text)
+    except RecursionError:
+        raise ModelFileError(f"model file {path!r} nests JSON too deeply to be a model file; "
+                             "give the file written by 'clvmodels fit'.") from None
     except json.JSONDecodeError as exc:
         raise ModelFileError(
             f"model file {path!r} is not valid JSON ({exc.msg} at line {exc.lineno}, column "
@@ -262,7 +284,7 @@ def score_frame(purchase_model, spend_model, summary: pd.DataFrame, *, horizon: 
             "clv": parts["clv"].to_numpy(dtype=float),
         }
     else:
-        step_times(horizon)  # the same horizon check as with a spend model
+        step_times(horizon, periods_per_step)  # the same checks as with a spend model
         expected = purchase_model.expected_purchases(summary, t=horizon)
         columns = {"expected_purchases": expected.to_numpy(dtype=float),
                    "probability_alive": alive}

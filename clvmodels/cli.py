@@ -2,14 +2,16 @@
 
 Exit status: 0 success; 2 a user error (bad input, bad arguments, unreadable or
 unwritable file), with one message on stderr and no traceback; 1 an internal
-error (a bug: the message asks for a report). Output files are written
-atomically, so a failed run leaves no partial or stale output.
+error (a bug: the message asks for a report); 130 / 143 interrupted by SIGINT /
+SIGTERM. Inputs are read by :mod:`clvmodels.data.reading` and every output goes
+through :class:`clvmodels._output.OutputSet`: refused if it names an input,
+written aside and committed with the run's other outputs as a set, so a failed
+or interrupted run leaves the previous outputs as they were.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import warnings
 
@@ -19,9 +21,11 @@ from clvmodels.errors import CLVError
 __all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + the signal's number, as shells report it
 EXIT_EPILOG = (
     "Exit status: 0 ok, 2 user error (bad input, arguments, model file or unwritable output: "
-    "one message on stderr, no output file), 1 internal error (a bug: please report it)."
+    "one message on stderr, previous outputs untouched), 1 internal error (a bug: please "
+    "report it), 130/143 interrupted by SIGINT/SIGTERM (previous outputs untouched)."
 )
 
 
@@ -259,13 +263,28 @@ def _summarize_from_args(args):
     )
 
 
-def _cmd_summarize(args):
-    from clvmodels.data.tables import check_writable, table_format, write_table
+def _table_output(outputs, label, path):
+    """Register a table output (.csv, .tsv or .parquet) of the run's output set."""
+    from clvmodels.data.tables import table_format
 
-    table_format(args.out)  # fail on a bad extension or directory before reading anything
-    check_writable(args.out)
-    summary = _summarize_from_args(args)
-    write_table(summary, args.out)
+    table_format(path)  # fail on a bad extension before reading anything
+    return outputs.add(label, path)
+
+
+def _write_table(outputs, path, frame, **kwargs):
+    from clvmodels.data.tables import table_format, write_table_file
+
+    outputs.write(path, lambda tmp: write_table_file(frame, tmp, table_format(path), **kwargs))
+
+
+def _cmd_summarize(args):
+    from clvmodels._output import OutputSet
+
+    with OutputSet(inputs=[("the transaction log", args.log)]) as outputs:
+        out = _table_output(outputs, "--out", args.out)
+        summary = _summarize_from_args(args)
+        _write_table(outputs, out, summary)
+        outputs.commit()
     if not args.quiet:
         print(f"wrote {len(summary)} customers to {args.out}", file=sys.stderr)
     return EXIT_OK
@@ -279,7 +298,7 @@ LEADERBOARD_SORT = "revenue_rmse"
 
 
 def _cmd_compare(args):
-    from clvmodels.data.tables import check_writable, table_format, write_table
+    from clvmodels._output import OutputSet
     from clvmodels.evaluation import available_methods
     from clvmodels.evaluation.harness import compare
 
@@ -294,29 +313,41 @@ def _cmd_compare(args):
         raise CLVError(f"--n-boot must be 0 (no verdict) or at least 2, got {args.n_boot}.")
     if args.verdict_out is not None and args.n_boot == 0:
         raise CLVError("--verdict-out needs the verdict: drop --n-boot 0.")
-    for path in (args.out, args.predictions, args.verdict_out):
-        if path is not None:
-            table_format(path)
-            check_writable(path)
-    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    res = compare(
-        args.log, methods, customer_id=args.customer_id, date=args.date, amount=args.amount,
-        calibration_end=args.calibration_end, observation_end=args.observation_end,
-        time_unit=args.time_unit, n_splits=args.n_splits, step_days=args.step_days,
-        progress=not args.quiet and sys.stderr.isatty(), random_state=args.seed,
-        refunds=args.refunds,
-    )
-    settings = {"calibration_end": str(res.settings["calibration_end"].date()),
-                "observation_end": str(res.settings["observation_end"].date()),
-                "time_unit": args.time_unit, "clvmodels_version": __version__}
-    if args.out:
-        write_table(res.leaderboard, args.out, metadata=settings, index=False)
-    if args.predictions:
-        write_table(res.predictions, args.predictions, metadata=settings, index=False)
-    if args.n_boot:
-        verdict = res.verdict(n_boot=args.n_boot, random_state=args.seed)
-        if args.verdict_out:
-            write_table(verdict.reset_index(), args.verdict_out, metadata=settings, index=False)
+    if args.step_days is not None and args.step_days < 1:
+        raise CLVError(f"--step-days {args.step_days}: the days between backtest cutoffs must "
+                       "be >= 1.")
+    if args.n_splits is not None and args.n_splits < 1:
+        raise CLVError(f"--n-splits {args.n_splits}: give at least 1 cutoff.")
+    with OutputSet(inputs=[("the transaction log", args.log)]) as outputs:
+        for label, path in (("--out", args.out), ("--predictions", args.predictions),
+                            ("--verdict-out", args.verdict_out)):
+            if path is not None:
+                _table_output(outputs, label, path)
+        methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+        res = compare(
+            args.log, methods, customer_id=args.customer_id, date=args.date,
+            amount=args.amount, calibration_end=args.calibration_end,
+            observation_end=args.observation_end, time_unit=args.time_unit,
+            n_splits=args.n_splits, step_days=args.step_days,
+            progress=not args.quiet and sys.stderr.isatty(), random_state=args.seed,
+            refunds=args.refunds,
+        )
+        settings = {"calibration_end": str(res.settings["calibration_end"].date()),
+                    "observation_end": str(res.settings["observation_end"].date()),
+                    "time_unit": args.time_unit, "clvmodels_version": __version__}
+        if args.out:
+            _write_table(outputs, args.out, res.leaderboard, metadata=settings, index=False)
+        if args.predictions:
+            _write_table(outputs, args.predictions, res.predictions, metadata=settings,
+                         index=False)
+        verdict = None
+        if args.n_boot:
+            verdict = res.verdict(n_boot=args.n_boot, random_state=args.seed)
+            if args.verdict_out:
+                _write_table(outputs, args.verdict_out, verdict.reset_index(),
+                             metadata=settings, index=False)
+        outputs.commit()
+    if verdict is not None:
         _print_verdict(res, verdict)
     _print_leaderboard(res)
     return EXIT_OK
@@ -391,35 +422,40 @@ class _Progress:
             self._bar.close()
 
 
+def _check_scoring_arguments(args) -> None:
+    """Refuse scoring arguments outside their meaning before any work (policies in the README)."""
+    import math
+
+    from clvmodels.models.clv import step_times
+
+    for flag, value in (("--horizon", args.horizon), ("--periods-per-step",
+                                                      args.periods_per_step)):
+        if not (math.isfinite(value) and value > 0):
+            raise CLVError(f"{flag} {value:g}: give a finite number > 0 (in the model's time "
+                           "units).")
+    step_times(args.horizon, args.periods_per_step)  # at most MAX_STEPS steps
+    rate = args.discount_rate
+    if not (math.isfinite(rate) and 0 <= rate < 1):
+        raise CLVError(
+            f"--discount-rate {rate:g}: a discount rate per time unit of the model must be "
+            ">= 0 and below 1 (100% a period); give 0.05 for 5%. For an annual rate on a "
+            "weekly model use (1 + annual)^(1/52.18) - 1, e.g. 0.0018 for 10% a year.")
+    if not (math.isfinite(args.margin) and 0 <= args.margin <= 1):
+        raise CLVError(f"--margin {args.margin:g}: the profit margin is a fraction of revenue "
+                       "between 0 and 1 (1 = revenue, 0.3 for 30%).")
+
+
 def _cmd_fit(args):
     import os
 
+    from clvmodels._output import OutputSet
     from clvmodels.bundle import ModelBundle
-    from clvmodels.data.tables import check_writable
     from clvmodels.models.registry import get_spec
 
     if not str(args.out).lower().endswith(".json"):
         raise CLVError(f"the model file {args.out!r} must be named .json.")
-    check_writable(args.out)
-    if args.summary_out is not None:
-        from clvmodels.data.tables import table_format
-
-        table_format(args.summary_out)
-        check_writable(args.summary_out)
-        if os.path.abspath(args.summary_out) == os.path.abspath(args.out):
-            raise CLVError("--summary-out and --out name the same file; give two paths.")
-    outputs = [p for p in (args.out, args.summary_out, args.scores_out) if p is not None]
-    if len({os.path.abspath(p) for p in outputs}) < len(outputs):
-        raise CLVError("--out, --summary-out and --scores-out must name different files.")
     if args.scores_out is not None:
-        from clvmodels.data.tables import table_format
-        from clvmodels.models.clv import step_times
-
-        table_format(args.scores_out)
-        check_writable(args.scores_out)
-        step_times(args.horizon, args.periods_per_step)  # bad horizon: fail before the work
-        if args.discount_rate < 0 or args.margin < 0:
-            raise CLVError("--discount-rate and --margin must be >= 0.")
+        _check_scoring_arguments(args)  # bad horizon or rate: fail before the work
     spend_spec = (None if args.spend_model == "none"
                   else get_spec(args.spend_model.replace("-", "_")))
     if spend_spec is not None and args.amount is None:
@@ -427,51 +463,50 @@ def _cmd_fit(args):
                        "column); give it, or pass --spend-model none.")
     progress = _Progress(["summarise", "fit purchases", "fit spend", "write"]
                          + (["score"] if args.scores_out is not None else []), args.quiet)
-    written = []
-    try:
-        progress.stage(f"summarising {os.path.basename(args.log)}")
-        summary = _summarize_from_args(args)
-        if len(summary) == 0:
-            raise CLVError(f"{args.log!r} has no customer with a transaction on or before "
-                           "the calibration end; nothing to fit.")
-        purchase_spec = get_spec(args.model)
-        progress.stage(f"fitting {purchase_spec.display_name}")
-        purchase = purchase_spec.model_class()().fit(summary)
-        spend = None
-        if spend_spec is not None:
-            progress.stage(f"fitting {spend_spec.display_name}")
-            spend = spend_spec.model_class()(drop_invalid=True).fit(summary)
-        progress.stage("writing")
-        attrs = summary.attrs
-        data = {
-            "log": os.path.basename(str(args.log)),
-            "customer_id": args.customer_id, "date": args.date, "amount": args.amount,
-            "monetary": args.monetary, "refunds": args.refunds,
-            "n_customers": int(len(summary)), "n_rows": int(attrs.get("n_rows", 0)),
-            "n_excluded_customers": int(attrs.get("n_excluded_customers", 0)),
-        }
-        bundle = ModelBundle(purchase, spend, time_unit=attrs["time_unit"],
-                             calibration_end=attrs["calibration_end"],
-                             first_transaction=attrs.get("first_transaction"),
-                             observation_end=attrs.get("observation_end"), data=data)
+    # every output is written aside and the set renamed at the end: a failure or a signal
+    # anywhere leaves the previous model, summary and scores as they were
+    with OutputSet(inputs=[("the transaction log", args.log)]) as outputs:
+        outputs.add("--out", args.out)
         if args.summary_out is not None:
-            from clvmodels.data.tables import write_table
-
-            write_table(summary, args.summary_out)
-            written.append(args.summary_out)
-        bundle.save(args.out)
-        written.append(args.out)
+            _table_output(outputs, "--summary-out", args.summary_out)
         if args.scores_out is not None:
-            progress.stage(f"scoring {len(summary)} customers")
-            scores = _write_scores(bundle, summary, args, args.scores_out,
-                                   model_file=args.out, input_kind="transaction log")
-    except BaseException:
-        for path in written:  # no half-finished pair: the summary goes if the model fails
-            with contextlib.suppress(OSError):
-                os.remove(path)
-        raise
-    finally:
-        progress.close()
+            _table_output(outputs, "--scores-out", args.scores_out)
+        try:
+            progress.stage(f"summarising {os.path.basename(args.log)}")
+            summary = _summarize_from_args(args)
+            if len(summary) == 0:
+                raise CLVError(f"{args.log!r} has no customer with a transaction on or before "
+                               "the calibration end; nothing to fit.")
+            purchase_spec = get_spec(args.model)
+            progress.stage(f"fitting {purchase_spec.display_name}")
+            purchase = purchase_spec.model_class()().fit(summary)
+            spend = None
+            if spend_spec is not None:
+                progress.stage(f"fitting {spend_spec.display_name}")
+                spend = spend_spec.model_class()(drop_invalid=True).fit(summary)
+            progress.stage("writing")
+            attrs = summary.attrs
+            data = {
+                "log": os.path.basename(str(args.log)),
+                "customer_id": args.customer_id, "date": args.date, "amount": args.amount,
+                "monetary": args.monetary, "refunds": args.refunds,
+                "n_customers": int(len(summary)), "n_rows": int(attrs.get("n_rows", 0)),
+                "n_excluded_customers": int(attrs.get("n_excluded_customers", 0)),
+            }
+            bundle = ModelBundle(purchase, spend, time_unit=attrs["time_unit"],
+                                 calibration_end=attrs["calibration_end"],
+                                 first_transaction=attrs.get("first_transaction"),
+                                 observation_end=attrs.get("observation_end"), data=data)
+            if args.summary_out is not None:
+                _write_table(outputs, args.summary_out, summary)
+            outputs.write(args.out, bundle.save)
+            if args.scores_out is not None:
+                progress.stage(f"scoring {len(summary)} customers")
+                scores = _write_scores(outputs, bundle, summary, args, args.scores_out,
+                                       model_file=args.out, input_kind="transaction log")
+            outputs.commit()
+        finally:
+            progress.close()
     if not args.quiet:
         def params(m):
             return ", ".join(f"{k}={v:.4g}" for k, v in m.params_.items())
@@ -494,20 +529,9 @@ def _cmd_fit(args):
 
 
 def _file_columns(path) -> list[str]:
-    from pathlib import Path
+    from clvmodels.data.reading import file_columns
 
-    import pandas as pd
-
-    from clvmodels.data.tables import table_format
-
-    p = Path(str(path))
-    if not p.is_file():
-        raise CLVError(f"input file {str(path)!r} does not exist; check the path.")
-    if table_format(p) == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(p).names)
-    return pd.read_csv(p, nrows=0).columns.tolist()
+    return file_columns(path)
 
 
 def _read_summary_file(path, columns, args, bundle):
@@ -516,14 +540,15 @@ def _read_summary_file(path, columns, args, bundle):
 
     import pandas as pd
 
-    from clvmodels.data.tables import table_format
+    from clvmodels.data.reading import read_table
     from clvmodels.errors import InvalidSummaryError, UnitMismatchError
 
     needed = list(SUMMARY_COLUMNS) + (["monetary_value"] if bundle.spend_model else [])
     id_col = args.customer_id or bundle.data.get("customer_id")
     file_unit = None
     file_meta = {}
-    if table_format(path) == "parquet":
+    frame = read_table(path, text_columns=[c for c in columns if c not in needed])
+    if frame.attrs["read"]["format"] == "parquet":
         import pyarrow.parquet as pq
 
         meta = pq.read_schema(path).metadata or {}
@@ -531,11 +556,10 @@ def _read_summary_file(path, columns, args, bundle):
             try:
                 file_meta = json.loads(meta[b"clvmodels"])
                 file_unit = file_meta.get("time_unit")
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 file_meta, file_unit = {}, None
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_csv(path, dtype={c: str for c in columns if c not in needed})
+            if not isinstance(file_meta, dict):
+                file_meta, file_unit = {}, None
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         why = " (the spend model needs monetary_value)" if missing == ["monetary_value"] else ""
@@ -610,12 +634,17 @@ def _rfm(path, args, data, amount, bundle):
     )
 
 
-def _write_scores(bundle, summary, args, out, *, model_file, input_kind, progress=None):
+def _write_scores(outputs, bundle, summary, args, out, *, model_file, input_kind,
+                  progress=None):
     """Score the summary's customers with the bundle's models; write them with metadata."""
     from clvmodels.bundle import BUNDLE_FORMAT_VERSION, score_frame
-    from clvmodels.data.tables import write_table
 
     purchase, spend = bundle.purchase_model, bundle.spend_model
+    if spend is None:
+        warnings.warn("the model file has no spend model: the scores have expected_purchases "
+                      "and probability_alive only (no expected_spend, no clv); fit with "
+                      "--amount and --spend-model gamma-gamma for those.", UserWarning,
+                      stacklevel=2)
     scores = score_frame(purchase, spend, summary, horizon=args.horizon,
                          discount_rate=args.discount_rate, margin=args.margin,
                          periods_per_step=args.periods_per_step)
@@ -635,36 +664,40 @@ def _write_scores(bundle, summary, args, out, *, model_file, input_kind, progres
         "periods_per_step": args.periods_per_step, "margin": args.margin,
         "input": input_kind,
     }
-    write_table(scores, out, metadata=metadata)
+    _write_table(outputs, out, scores, metadata=metadata)
     return scores
 
 
 def _cmd_score(args):
+    from clvmodels._output import OutputSet
     from clvmodels.bundle import load_bundle
-    from clvmodels.data.tables import check_writable, table_format
 
-    table_format(args.out)
-    check_writable(args.out)
-    bundle = load_bundle(args.model)
-    columns = _file_columns(args.data)
-    is_summary = all(c in columns for c in SUMMARY_COLUMNS)
-    progress = _Progress(["read", "score", "write"], args.quiet)
-    try:
-        if is_summary:
-            progress.stage("reading the summary")
-            if args.as_of is not None:
-                raise CLVError("--as-of applies to a transaction log; the input is a summary "
-                               "(it has frequency, recency and T columns).")
-            summary = _read_summary_file(args.data, columns, args, bundle)
-        else:
-            progress.stage("summarising the log")
-            summary = _summarize_for_scoring(args.data, args, bundle)
-        progress.stage(f"scoring {len(summary)} customers")
-        scores = _write_scores(bundle, summary, args, args.out, model_file=args.model,
-                               input_kind="summary" if is_summary else "transaction log",
-                               progress=progress)
-    finally:
-        progress.close()
+    _check_scoring_arguments(args)
+    with OutputSet(inputs=[("the scored data", args.data),
+                           ("the model file", args.model)]) as outputs:
+        _table_output(outputs, "--out", args.out)
+        bundle = load_bundle(args.model)
+        columns = _file_columns(args.data)
+        is_summary = all(c in columns for c in SUMMARY_COLUMNS)
+        progress = _Progress(["read", "score", "write"], args.quiet)
+        try:
+            if is_summary:
+                progress.stage("reading the summary")
+                if args.as_of is not None:
+                    raise CLVError("--as-of applies to a transaction log; the input is a "
+                                   "summary (it has frequency, recency and T columns).")
+                summary = _read_summary_file(args.data, columns, args, bundle)
+            else:
+                progress.stage("summarising the log")
+                summary = _summarize_for_scoring(args.data, args, bundle)
+            progress.stage(f"scoring {len(summary)} customers")
+            scores = _write_scores(outputs, bundle, summary, args, args.out,
+                                   model_file=args.model,
+                                   input_kind="summary" if is_summary else "transaction log",
+                                   progress=progress)
+            outputs.commit()
+        finally:
+            progress.close()
     if not args.quiet:
         print(f"wrote {len(scores)} customers to {args.out}", file=sys.stderr)
     return EXIT_OK
@@ -673,7 +706,7 @@ def _cmd_score(args):
 def _cmd_report(args):
     import shlex
 
-    from clvmodels.data.tables import check_writable
+    from clvmodels._output import OutputSet
     from clvmodels.report import validation_report
 
     if args.calibration_end is None or args.observation_end is None:
@@ -682,7 +715,7 @@ def _cmd_report(args):
         raise CLVError("report needs --amount (the revenue column).")
     if not str(args.out).lower().endswith((".html", ".htm")):
         raise CLVError(f"--out {args.out!r}: name the report .html.")
-    check_writable(args.out)
+    OutputSet(inputs=[("the transaction log", args.log)]).add("--out", args.out)
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     path = validation_report(
         args.log, customer_id=args.customer_id, date=args.date, amount=args.amount,
@@ -699,13 +732,9 @@ def _cmd_report(args):
 def _cmd_funnel(args):
     import pandas as pd
 
-    from clvmodels.data.tables import check_writable, table_format, write_table
+    from clvmodels._output import OutputSet
     from clvmodels.funnel import funnel_spells, funnel_table, lead_value
 
-    for path in (args.out, args.values_out):
-        if path is not None:
-            table_format(path)
-            check_writable(path)
     if args.model is not None and args.clv is not None:
         raise CLVError("give --model or --clv (the value of a new customer), not both.")
     if args.values_out is not None and args.model is None and args.clv is None:
@@ -715,6 +744,38 @@ def _cmd_funnel(args):
         from clvmodels.bundle import load_bundle
 
         bundle = load_bundle(args.model)
+    inputs = [("the event log", args.events)] + (
+        [("the model file", args.model)] if args.model is not None else [])
+    with OutputSet(inputs=inputs) as outputs:
+        _table_output(outputs, "--out", args.out)
+        if args.values_out is not None:
+            _table_output(outputs, "--values-out", args.values_out)
+        table, spells, values, source = _funnel_results(args, bundle, funnel_spells,
+                                                        funnel_table, lead_value)
+        settings = {"clvmodels_version": __version__, "events": str(args.events),
+                    "interval": args.interval}
+        _write_table(outputs, args.out, table.reset_index(), metadata=settings, index=False)
+        if values is not None and args.values_out is not None:
+            _write_table(outputs, args.values_out, values.reset_index(), metadata=settings,
+                         index=False)
+        outputs.commit()
+    with pd.option_context("display.width", 200, "display.max_columns", 30,
+                           "display.max_rows", 200):
+        print(f"Funnel as of {spells.attrs['cutoff'].date()}: {spells.attrs['n_leads']} leads "
+              f"(conversion = eventual probability of moving on, open leads censored; "
+              f"{args.interval:.0%} intervals):")
+        print(table.round(3).to_string())
+        if values is not None:
+            print(f"\nLead values (customer value {values.attrs['customer_value']:.2f} from "
+                  f"{source}; max cost per lead at CLV:CAC {args.target_ratio:g}):")
+            print(values.round(4).to_string())
+    if not args.quiet:
+        print(f"wrote {len(table)} rows to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _funnel_results(args, bundle, funnel_spells, funnel_table, lead_value):
+    """The funnel table, the spells and (with --model or --clv) the lead values."""
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     spells = funnel_spells(
         args.events, lead_id=args.lead_id, stage=args.stage, date=args.date,
@@ -722,36 +783,19 @@ def _cmd_funnel(args):
         lost=None if args.lost.lower() == "none" else args.lost, cutoff=args.cutoff,
         timeout=args.timeout, skipped=args.skipped, duplicates=args.duplicates)
     table = funnel_table(spells, by=args.by, interval=args.interval)
-    settings = {"clvmodels_version": __version__, "events": str(args.events),
-                "interval": args.interval}
-    write_table(table.reset_index(), args.out, metadata=settings, index=False)
-    with pd.option_context("display.width", 200, "display.max_columns", 30,
-                           "display.max_rows", 200):
-        print(f"Funnel as of {spells.attrs['cutoff'].date()}: {spells.attrs['n_leads']} leads "
-              f"(conversion = eventual probability of moving on, open leads censored; "
-              f"{args.interval:.0%} intervals):")
-        print(table.round(3).to_string())
-        if bundle is not None or args.clv is not None:
-            if bundle is not None:
-                values = lead_value(
-                    spells, purchase_model=bundle.purchase_model, spend_model=bundle.spend_model,
-                    horizon=args.horizon, discount_rate=args.discount_rate, margin=args.margin,
-                    periods_per_step=args.periods_per_step, target_ratio=args.target_ratio)
-                source = (f"{type(bundle.purchase_model).__name__} new-customer CLV over "
-                          f"{args.horizon:g} {bundle.time_unit} at {args.discount_rate:g} per "
-                          f"{bundle.time_unit}")
-            else:
-                values = lead_value(spells, clv=args.clv, target_ratio=args.target_ratio)
-                source = "--clv"
-            print(f"\nLead values (customer value {values.attrs['customer_value']:.2f} from "
-                  f"{source}; max cost per lead at CLV:CAC {args.target_ratio:g}):")
-            print(values.round(4).to_string())
-            if args.values_out is not None:
-                write_table(values.reset_index(), args.values_out, metadata=settings,
-                            index=False)
-    if not args.quiet:
-        print(f"wrote {len(table)} rows to {args.out}", file=sys.stderr)
-    return EXIT_OK
+    values, source = None, None
+    if bundle is not None:
+        values = lead_value(
+            spells, purchase_model=bundle.purchase_model, spend_model=bundle.spend_model,
+            horizon=args.horizon, discount_rate=args.discount_rate, margin=args.margin,
+            periods_per_step=args.periods_per_step, target_ratio=args.target_ratio)
+        source = (f"{type(bundle.purchase_model).__name__} new-customer CLV over "
+                  f"{args.horizon:g} {bundle.time_unit} at {args.discount_rate:g} per "
+                  f"{bundle.time_unit}")
+    elif args.clv is not None:
+        values = lead_value(spells, clv=args.clv, target_ratio=args.target_ratio)
+        source = "--clv"
+    return table, spells, values, source
 
 
 def _cmd_demo(args):
@@ -801,9 +845,11 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USER
+    from clvmodels._output import Terminated, handle_termination
+
     quiet = getattr(args, "quiet", False)
     try:
-        with warnings.catch_warnings():
+        with handle_termination(), warnings.catch_warnings():
             if quiet:
                 warnings.simplefilter("ignore")
             else:
@@ -813,8 +859,15 @@ def main(argv=None) -> int:
         print(f"clvmodels: error: {exc}", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
-        print("clvmodels: interrupted", file=sys.stderr)
-        return 130
+        print("clvmodels: interrupted (SIGINT); no output was changed", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print("clvmodels: terminated (SIGTERM); no output was changed", file=sys.stderr)
+        return EXIT_SIGTERM
+    except MemoryError:
+        print("clvmodels: error: out of memory; the input or the arguments ask for more "
+              "memory than this machine has (see the limits in the README).", file=sys.stderr)
+        return EXIT_USER
     except Exception as exc:
         print(
             f"clvmodels: internal error: {type(exc).__name__}: {exc}\n"

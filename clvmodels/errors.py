@@ -13,6 +13,8 @@ __all__ = [
     "InvalidTransactionsError",
     "InvalidSummaryError",
     "InvalidFunnelEventsError",
+    "InputFileError",
+    "OutputFileError",
     "InvalidParameterError",
     "InvalidCustomerDataError",
     "NotFittedError",
@@ -22,6 +24,7 @@ __all__ = [
     "ConvergenceWarning",
     "ExcludedCustomersWarning",
     "StatisticalWarning",
+    "InputConversionWarning",
     "HessianWarning",
 ]
 
@@ -57,6 +60,17 @@ class InvalidFunnelEventsError(CLVError):
 
 class InvalidSummaryError(CLVError):
     """A customer summary (frequency, recency, T, ...) is missing columns or has invalid values."""
+
+
+class InputFileError(CLVError):
+    """An input file cannot be read as a table: missing, a directory, empty, not the format
+    it claims, truncated, not UTF-8, a duplicated column name, or rows with the wrong number
+    of fields. The message names the file, and the line or byte where it can."""
+
+
+class OutputFileError(CLVError):
+    """An output cannot be written safely: it would overwrite an input or another output of
+    the same run, its directory is missing or not writable, or its name has no known format."""
 
 
 class InvalidParameterError(CLVError):
@@ -99,6 +113,11 @@ class ExcludedCustomersWarning(CLVWarning):
 
 class StatisticalWarning(CLVWarning):
     """A statistical assumption looks violated, or a result is numerically doubtful."""
+
+
+class InputConversionWarning(CLVWarning):
+    """The reader converted something a user should know about: a UTF-16/32 file decoded,
+    compression found by content, UTC offsets or time zones dropped from dates."""
 
 
 class HessianWarning(StatisticalWarning):

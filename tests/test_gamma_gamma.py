@@ -394,8 +394,10 @@ def test_expected_spend_series_and_population_mean(cdnow_fit, cdnow_summary):
     daily = cdnow_summary.copy()
     daily.attrs = {**cdnow_summary.attrs, "time_unit": "D"}
     np.testing.assert_array_equal(cdnow_fit.expected_spend(daily).to_numpy(), out.to_numpy())
-    bad = pd.DataFrame({"frequency": [2], "monetary_value": [0.0]}, index=pd.Index([7], name="id"))
-    with pytest.raises(InvalidSummaryError, match="id 7: frequency=2, monetary_value=0"):
+    # a negative mean value is refused; 0 (free repeat purchases) is eq. (5) at mbar = 0
+    bad = pd.DataFrame({"frequency": [2], "monetary_value": [-1.0]},
+                       index=pd.Index([7], name="id"))
+    with pytest.raises(InvalidSummaryError, match="monetary_value=-1"):
         cdnow_fit.expected_spend(bad)
 
 

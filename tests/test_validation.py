@@ -179,6 +179,7 @@ def test_parquet_batch_reader_equals_arrow_read(tmp_path, monkeypatch, case):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from clvmodels.data import reading as rd
     from clvmodels.data import transactions as tx
 
     rng = np.random.default_rng(0)
@@ -189,7 +190,7 @@ def test_parquet_batch_reader_equals_arrow_read(tmp_path, monkeypatch, case):
         "amount": rng.gamma(2.0, 10.0, n),
     })
     if case == "several batches":
-        monkeypatch.setattr(tx, "_BATCH_ROWS", 777)
+        monkeypatch.setattr(rd, "_BATCH_ROWS", 777)
     if case == "null amount":
         frame.loc[[17, 4000], "amount"] = None
     if case == "text ids":
@@ -203,7 +204,7 @@ def test_parquet_batch_reader_equals_arrow_read(tmp_path, monkeypatch, case):
     got = tx.read_transactions(path, columns=["customer_id", "date", "amount"])
     expected = pq.read_table(path).to_pandas()
     pd.testing.assert_frame_equal(got, expected)
-    batched = tx._read_parquet_in_batches(path, ["customer_id", "date", "amount"])
+    batched = rd._read_parquet_in_batches(path, ["customer_id", "date", "amount"])
     assert (batched is None) == (case in ("null amount", "text ids", "zoned dates"))
     if case == "null amount":
         with pytest.raises(clvmodels.errors.InvalidTransactionsError, match=r"row 17 \(missing\)"):

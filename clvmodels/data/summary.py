@@ -63,8 +63,24 @@ def _merge_customer_days(key: np.ndarray, amount: np.ndarray | None):
         key = key[order]
         amount = amount[order] if amount is not None else None
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    val = np.add.reduceat(amount, starts) if amount is not None else None
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by the caller
+        val = np.add.reduceat(amount, starts) if amount is not None else None
     return key[starts], val
+
+
+def _check_finite_totals(values, cust, day, customers, what: str) -> None:
+    """Refuse sums of finite amounts that overflow float64 (they would be written as inf)."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    pos = np.flatnonzero(bad)
+    shown = ", ".join(
+        f"customer {customers[cust[i]]!r} ({pd.Timestamp(np.datetime64(int(day[i]), 'D')).date()})"
+        for i in pos[:5])
+    raise InvalidTransactionsError(
+        f"{what} overflows to infinity for {len(pos)} value(s): {shown}. The amounts are "
+        "too large to add up in double precision (about 1.8e308); check their unit, or "
+        "scale them (e.g. to thousands) before summarising.")
 
 
 def warn_left_out(n_excluded: int, n_after: int, cal: pd.Timestamp, where: str,
@@ -191,6 +207,8 @@ def rfm_summary(
     del key, amount
     cust, dday = np.divmod(uk, span)
     dday += dmin
+    if val is not None:
+        _check_finite_totals(val, cust, dday, v.customers, "a customer-day's total")
     starts = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
     first_day = dday[starts]
 
@@ -207,11 +225,13 @@ def rfm_summary(
         "T": (cal_day - first_day) / unit_days,
     }
     if val is not None:
-        cal_sum = np.add.reduceat(np.where(in_cal, val, 0.0), starts)
-        if monetary == "repeat":
-            num, den = cal_sum - val[starts], frequency
-        else:
-            num, den = cal_sum, n_cal
+        with np.errstate(over="ignore", invalid="ignore"):  # refused below
+            cal_sum = np.add.reduceat(np.where(in_cal, val, 0.0), starts)
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite totals: refused below
+            if monetary == "repeat":
+                num, den = cal_sum - val[starts], frequency
+            else:
+                num, den = cal_sum, n_cal
         with np.errstate(invalid="ignore", divide="ignore"):
             data["monetary_value"] = np.where(den > 0, num / np.maximum(den, 1), 0.0)
 
@@ -221,7 +241,8 @@ def rfm_summary(
         f_hold = np.add.reduceat(in_hold, starts, dtype=np.int64)
         data["frequency_holdout"] = f_hold
         if val is not None:
-            h_sum = np.add.reduceat(np.where(in_hold, val, 0.0), starts)
+            with np.errstate(over="ignore", invalid="ignore"):  # refused below
+                h_sum = np.add.reduceat(np.where(in_hold, val, 0.0), starts)
             data["monetary_value_holdout"] = np.where(
                 f_hold > 0, h_sum / np.maximum(f_hold, 1), 0.0
             )
@@ -229,6 +250,10 @@ def rfm_summary(
     else:
         n_after = int((~in_cal).sum())
 
+    for col in ("monetary_value", "monetary_value_holdout"):
+        if col in data:
+            _check_finite_totals(data[col], cust[starts], first_day, v.customers,
+                                 f"the {col} (a customer's summed amounts)")
     index = v.customers[cust[starts]]
     summary = pd.DataFrame(data, index=index)
     if n_excluded:

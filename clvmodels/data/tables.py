@@ -1,75 +1,41 @@
-"""Writing tables (CSV, Parquet) atomically, with metadata.
+"""Writing tables (CSV, TSV, Parquet) atomically, with metadata.
 
 A failed write never leaves a partial or stale file: data go to a temporary
 file in the destination directory, which is renamed over the destination only
-once complete (``os.replace`` is atomic on POSIX and Windows).
+once complete (``os.replace`` is atomic on POSIX and Windows). The machinery
+(temporary files, refusing to write over an input, committing several outputs
+as a set, signals) is :mod:`clvmodels._output`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from clvmodels.errors import CLVError
+from clvmodels._output import atomic_path, check_writable
+from clvmodels.errors import OutputFileError
 
-__all__ = ["atomic_path", "check_writable", "write_table", "table_format", "jsonable"]
+__all__ = ["atomic_path", "check_writable", "write_table", "write_table_file", "table_format",
+           "jsonable"]
 
 
 def table_format(path) -> str:
-    """``"csv"`` or ``"parquet"`` from a file name; a clear error otherwise."""
+    """``"csv"``, ``"tsv"`` or ``"parquet"`` from a file name; a clear error otherwise."""
     suffixes = [s.lower() for s in Path(os.fspath(path)).suffixes]
     if suffixes and suffixes[-1] in (".parquet", ".pq"):
         return "parquet"
+    if ".tsv" in suffixes or ".tab" in suffixes:
+        return "tsv"
     if ".csv" in suffixes:
         return "csv"
-    raise CLVError(
-        f"cannot tell the output format of {os.fspath(path)!r}: name it .csv or .parquet."
+    raise OutputFileError(
+        f"cannot tell the output format of {os.fspath(path)!r}: name it .csv or .parquet "
+        "(or .tsv)."
     )
-
-
-def check_writable(path) -> Path:
-    """Raise a :class:`~clvmodels.errors.CLVError` unless ``path`` can be written.
-
-    Call it before long work, so a run fails early rather than after the work.
-    """
-    path = Path(os.fspath(path))
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CLVError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist.")
-    if not os.access(directory, os.W_OK):
-        raise CLVError(f"cannot write {str(path)!r}: directory {str(directory)!r} is not writable.")
-    if path.is_dir():
-        raise CLVError(f"cannot write {str(path)!r}: it is a directory.")
-    return path
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
-
-    On any exception the temporary file is removed and ``path`` is untouched.
-    """
-    path = check_writable(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        # mkstemp creates the file 0600; give the result the usual umask-based mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def jsonable(value):
@@ -88,23 +54,29 @@ def jsonable(value):
 
 
 def write_table(df: pd.DataFrame, path, metadata: dict | None = None, index: bool = True):
-    """Write ``df`` to CSV or Parquet (by extension), atomically.
+    """Write ``df`` to CSV, TSV or Parquet (by extension), atomically.
 
     Parquet files carry ``metadata`` (and ``df.attrs``) as JSON under the
     schema metadata key ``b"clvmodels"``.
     """
     fmt = table_format(path)
-    meta = jsonable({**df.attrs, **(metadata or {})})
     with atomic_path(path) as tmp:
-        if fmt == "csv":
-            df.to_csv(tmp, index=index)
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+        write_table_file(df, tmp, fmt, metadata=metadata, index=index)
 
-            plain = df.copy()
-            plain.attrs = {}
-            table = pa.Table.from_pandas(plain, preserve_index=index)
-            schema_meta = dict(table.schema.metadata or {})
-            schema_meta[b"clvmodels"] = json.dumps(meta).encode()
-            pq.write_table(table.replace_schema_metadata(schema_meta), tmp)
+
+def write_table_file(df: pd.DataFrame, target, fmt: str, metadata: dict | None = None,
+                     index: bool = True) -> None:
+    """Write ``df`` to ``target`` as ``fmt`` directly (the caller makes it atomic)."""
+    meta = jsonable({**df.attrs, **(metadata or {})})
+    if fmt in ("csv", "tsv"):
+        df.to_csv(target, index=index, sep="\t" if fmt == "tsv" else ",")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        plain = df.copy()
+        plain.attrs = {}
+        table = pa.Table.from_pandas(plain, preserve_index=index)
+        schema_meta = dict(table.schema.metadata or {})
+        schema_meta[b"clvmodels"] = json.dumps(meta).encode()
+        pq.write_table(table.replace_schema_metadata(schema_meta), target)

@@ -10,14 +10,16 @@ silently.
 
 from __future__ import annotations
 
-import os
+import re
+import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from clvmodels.errors import InvalidTransactionsError
+from clvmodels.data.reading import _OFFSET, read_table
+from clvmodels.data.reading import parse_dates as _read_dates
+from clvmodels.errors import InputConversionWarning, InvalidTransactionsError
 
 __all__ = [
     "read_transactions",
@@ -66,6 +68,25 @@ def to_timestamp(value, name: str) -> pd.Timestamp | None:
     """Parse a cutoff date argument, with an error that names the argument."""
     if value is None:
         return None
+    if isinstance(value, bool | np.bool_) or isinstance(value, float | np.floating):
+        raise InvalidTransactionsError(
+            f"{name}={value!r} is not a date; pass an ISO date such as '1997-09-30'.")
+    if isinstance(value, int | np.integer):
+        # 19970930 means 30 September 1997 (the YYYYMMDD of the logs), never nanoseconds
+        text = str(int(value))
+        if len(text) != 8:
+            raise InvalidTransactionsError(
+                f"{name}={value!r} is not a date; an integer date is read as YYYYMMDD "
+                "(e.g. 19970930); or pass an ISO date such as '1997-09-30'.")
+        value = text
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?|\d{8}", text):
+            raise InvalidTransactionsError(
+                f"{name}={value!r} is not a full date; pass an ISO date such as "
+                "'1997-09-30' (or YYYYMMDD).")
+        m = _OFFSET.match(text)
+        value = m.group(1) if m else text  # the local date as written (the logs' policy)
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
@@ -80,106 +101,22 @@ def to_timestamp(value, name: str) -> pd.Timestamp | None:
 
 
 def read_transactions(path, columns=None) -> pd.DataFrame:
-    """Read a transaction log from a CSV or Parquet file.
+    """Read a transaction log from a CSV, TSV or Parquet file.
+
+    The reading policies (format and compression by content, UTF-8 text, every row
+    with the header's fields, unique column names) are those of
+    :func:`clvmodels.data.reading.read_table`; ids, dates and amounts of a text file
+    are read as text, for :func:`validate_transactions` to parse with row-level errors.
 
     Parameters
     ----------
     path : str or Path
-        ``.csv`` (optionally compressed, e.g. ``.csv.gz``) or ``.parquet`` / ``.pq``.
+        ``.csv`` (optionally compressed, e.g. ``.csv.gz``), ``.tsv`` or ``.parquet`` / ``.pq``.
     columns : list of str, optional
         Only these columns are read (saves memory on wide files). A missing one
-        raises :class:`InvalidTransactionsError` listing the columns the file has.
+        raises :class:`~clvmodels.errors.InputFileError` listing the columns the file has.
     """
-    path = Path(os.fspath(path))
-    if not path.exists():
-        raise InvalidTransactionsError(
-            f"transaction file {str(path)!r} does not exist; check the path."
-        )
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        schema_names = pq.read_schema(path).names
-        _check_file_columns(path, columns, schema_names)
-        frame = _read_parquet_in_batches(path, columns)
-        if frame is not None:
-            return frame
-        return pq.read_table(path, columns=columns).to_pandas()
-    if ".csv" in suffixes or ".txt" in suffixes or ".tsv" in suffixes:
-        sep = "\t" if ".tsv" in suffixes else ","
-        header = pd.read_csv(path, sep=sep, nrows=0).columns.tolist()
-        _check_file_columns(path, columns, header)
-        # Read ids and dates as text: the validator parses dates with a clear error,
-        # and ids keep leading zeros.
-        dtype = {c: str for c in (columns or header)}
-        try:
-            df = pd.read_csv(path, sep=sep, usecols=columns, dtype=dtype, engine="pyarrow")
-        except (ValueError, ImportError):  # pragma: no cover - pyarrow engine refused
-            df = pd.read_csv(path, sep=sep, usecols=columns, dtype=dtype)
-        return df
-    raise InvalidTransactionsError(
-        f"cannot tell the format of {str(path)!r} from its extension; "
-        "use a .csv or .parquet file."
-    )
-
-
-_BATCH_ROWS = 1 << 22
-
-
-def _plain_numpy_type(arrow_type):
-    """The numpy dtype a column of this Arrow type fills without conversion, or None."""
-    import pyarrow as pa
-
-    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
-        return np.dtype(arrow_type.to_pandas_dtype())
-    if pa.types.is_timestamp(arrow_type) and arrow_type.tz is None:
-        return np.dtype(f"datetime64[{arrow_type.unit}]")
-    return None
-
-
-def _read_parquet_in_batches(path, columns) -> pd.DataFrame | None:
-    """Read plain numeric/timestamp Parquet columns batch by batch into preallocated arrays.
-
-    ``read_table().to_pandas()`` holds the whole Arrow table and the DataFrame at once
-    (twice the log in memory: 16 GB at the peak of a 100M-row job); filling numpy arrays
-    one record batch at a time holds the log once plus one batch. Returns None (the
-    caller then reads the usual way, which reports problems row by row) when a column is
-    of another type (text, dictionary, zoned timestamps, decimals) or holds nulls.
-    """
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(path)
-    names = columns or pf.schema_arrow.names
-    types = {c: pf.schema_arrow.field(c).type for c in names}
-    dtypes = {c: _plain_numpy_type(t) for c, t in types.items()}
-    if any(d is None for d in dtypes.values()):
-        return None
-    n = pf.metadata.num_rows
-    out = {c: np.empty(n, dtype=d) for c, d in dtypes.items()}
-    start = 0
-    for batch in pf.iter_batches(batch_size=_BATCH_ROWS, columns=names, use_threads=True):
-        stop = start + batch.num_rows
-        for c in names:
-            col = batch.column(c)
-            if col.null_count:
-                return None
-            out[c][start:stop] = col.to_numpy(zero_copy_only=False)
-        start = stop
-    if start != n:  # pragma: no cover - the file changed under us
-        return None
-    return pd.DataFrame(out, copy=False)
-
-
-def _check_file_columns(path, wanted, have):
-    if wanted is None:
-        return
-    missing = [c for c in wanted if c not in have]
-    if missing:
-        raise InvalidTransactionsError(
-            f"column(s) {missing} not found in {str(path)!r}; it has columns {list(have)}. "
-            "Name the right columns with --customer-id / --date / --amount "
-            "(or the customer_id=, date=, amount= arguments)."
-        )
+    return read_table(path, columns=columns)
 
 
 def _rows_message(column: str, what: str, positions: np.ndarray, values, fix: str) -> str:
@@ -206,13 +143,13 @@ def _fmt(v) -> str:
 def parse_dates(values: pd.Series) -> pd.Series:
     """Parse a date column the way every layer of clvmodels reads one.
 
-    Datetime columns are kept (a column with a time zone keeps its local
-    wall-clock times, without the zone); integers are read as ``YYYYMMDD``
-    (the CDNOW file's convention); text is read as ISO 8601 (values with a
-    UTC offset are converted to UTC), with ``YYYYMMDD`` strings accepted when
-    every entry ISO 8601 could not read has that form. Unparsable entries
-    become ``NaT`` (never an error: :func:`validate_transactions` reports
-    them with their rows).
+    The reading layer's date policy (:mod:`clvmodels.data.reading`): datetime
+    columns are kept (a column with a time zone keeps its local wall-clock
+    times, without the zone); integers are read as ``YYYYMMDD`` (the CDNOW
+    file's convention); text is read as full dates, a UTC offset dropped (a
+    purchase is dated by its local date as recorded). Partial dates
+    (``1997-01``) and unparsable entries become ``NaT`` (never an error here:
+    :func:`validate_transactions` reports them with their rows).
 
     Parameters
     ----------
@@ -233,23 +170,7 @@ def parse_dates(values: pd.Series) -> pd.Series:
     >>> parse_dates(pd.Series(["1997-01-01", "not a date"])).isna().tolist()
     [False, True]
     """
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_localize(None)
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values
-    if pd.api.types.is_integer_dtype(values.dtype):
-        # YYYYMMDD integers, as in the CDNOW file.
-        return pd.to_datetime(values.astype("string"), format="%Y%m%d", errors="coerce")
-    text = values.astype("string").str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    bad = parsed.isna() & text.notna()
-    if bad.any():
-        compact = text[bad].str.fullmatch(r"\d{8}").fillna(False)
-        if compact.all():
-            parsed[bad] = pd.to_datetime(text[bad], format="%Y%m%d", errors="coerce")
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert(None)
-    return parsed
+    return _read_dates(values)[0]
 
 
 def validate_transactions(
@@ -305,6 +226,16 @@ def validate_transactions(
         )
 
     needed = [customer_id, date] + ([amount] if amount is not None else [])
+    for name, value in (("customer_id", customer_id), ("date", date), ("amount", amount)):
+        if value is not None and not isinstance(value, str | int):
+            raise InvalidTransactionsError(
+                f"{name}={value!r} is not a column name; pass the name of the column as a string.")
+    duplicated = sorted({str(c) for c in needed
+                         if int((transactions.columns == c).sum()) > 1})
+    if duplicated:
+        raise InvalidTransactionsError(
+            f"column name(s) {duplicated} appear more than once in the transactions; give "
+            "each column one name, so it is clear which one to read.")
     missing = [c for c in needed if c not in transactions.columns]
     if missing:
         raise InvalidTransactionsError(
@@ -330,10 +261,28 @@ def validate_transactions(
             "Every transaction needs a customer id; fill or remove these rows.",
         ))
 
+    if ids.dtype == object and not id_missing.all():
+        kind = pd.api.types.infer_dtype(ids, skipna=True)
+        if kind not in ("string", "integer", "bytes", "empty"):
+            types = sorted({type(v).__name__ for v in pd.unique(ids.dropna())[:10_000]})
+            problems.append(
+                f"column {customer_id!r}: the customer ids are of mixed types {types} "
+                f"(pandas infers {kind!r}); 1 and '1' would be two customers. Convert the "
+                f"column to one type first, e.g. log[{customer_id!r}].astype(str).")
+
     raw_dates = transactions[date]
-    dates = parse_dates(raw_dates)
+    dates, date_notes, partial = _read_dates(raw_dates)
+    notes.extend(date_notes)
+    for note in date_notes:
+        warnings.warn(note, InputConversionWarning, stacklevel=3)
     date_missing = raw_dates.isna().to_numpy()
-    unparsable = dates.isna().to_numpy() & ~date_missing
+    unparsable = dates.isna().to_numpy() & ~date_missing & ~partial
+    if partial.any():
+        pos = np.flatnonzero(partial)
+        problems.append(_rows_message(
+            date, "have partial dates (no day)", pos, raw_dates.to_numpy()[pos],
+            "A purchase needs its day: give full dates (YYYY-MM-DD or YYYYMMDD).",
+        ))
     if date_missing.any():
         pos = np.flatnonzero(date_missing)
         problems.append(_rows_message(
@@ -348,7 +297,7 @@ def validate_transactions(
         ))
 
     day = None
-    if not (date_missing.any() or unparsable.any()):
+    if not (date_missing.any() or unparsable.any() or partial.any()):
         day = _day_numbers(dates.to_numpy())
         if obs is not None:
             obs_day = _day(obs)
@@ -367,6 +316,19 @@ def validate_transactions(
     values = None
     if amount is not None:
         raw_amount = transactions[amount]
+        kind = raw_amount.dtype.kind
+        if kind == "O" and len(raw_amount):
+            inferred = pd.api.types.infer_dtype(raw_amount, skipna=True)
+            kind = {"boolean": "b", "complex": "c", "datetime": "M", "datetime64": "M",
+                    "date": "M", "timedelta": "m", "timedelta64": "m", "time": "M",
+                    "period": "M", "interval": "c"}.get(inferred, "O")
+        if kind in "bcmM":
+            what = {"b": "booleans", "c": "complex numbers", "m": "time spans",
+                    "M": "dates"}[kind]
+            raise InvalidTransactionsError(
+                f"column {amount!r} holds {what} (dtype {raw_amount.dtype}), not amounts of "
+                "money; pass the column of transaction values as amount=.",
+                problems=[f"column {amount!r}: {what}, not amounts"])
         numeric = pd.to_numeric(raw_amount, errors="coerce")
         numeric = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
         amt_missing = raw_amount.isna().to_numpy()

@@ -238,13 +238,18 @@ def check_calibration_transactions(transactions, calibration_end, method_name: s
         )
     date_col = columns[1]
     dates = transactions[date_col]
-    if not pd.api.types.is_datetime64_any_dtype(dates):
-        try:
-            dates = pd.to_datetime(dates, format="ISO8601")
-        except (ValueError, TypeError) as exc:
+    if not pd.api.types.is_datetime64_dtype(dates):  # the reading layer's date policy
+        from clvmodels.data.reading import parse_dates
+
+        parsed = parse_dates(dates)[0]
+        bad = parsed.isna().to_numpy()
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
             raise InvalidTransactionsError(
-                f"{where}column {date_col!r} of the log does not parse as dates: {exc}"
-            ) from exc
+                f"{where}column {date_col!r} of the log does not parse as dates: "
+                f"{int(bad.sum())} value(s), first at row {first} ({dates.iloc[first]!r}); "
+                "use full ISO dates (YYYY-MM-DD) or YYYYMMDD.")
+        dates = parsed
         transactions = transactions.assign(**{date_col: dates})
     cutoff = pd.Timestamp(calibration_end)
     # A transaction on calibration_end (any time of that day) belongs to calibration.

@@ -419,6 +419,16 @@ def compare(
     """
     if errors not in ("warn", "raise"):
         raise InvalidParameterError(f"errors={errors!r}: use 'warn' or 'raise'.")
+    if amount is None:
+        raise InvalidParameterError(
+            "compare needs amount= (the revenue column of the log): every method is scored "
+            "on the holdout's transactions and revenue.")
+    if step_days is not None and (isinstance(step_days, bool)
+                                  or not isinstance(step_days, int | np.integer)
+                                  or step_days < 1):
+        raise InvalidParameterError(
+            f"step_days={step_days!r}: the days between backtest cutoffs must be a whole "
+            "number >= 1.")
     if isinstance(transactions, (str, bytes)) or hasattr(transactions, "__fspath__"):
         transactions = read_transactions(transactions, columns=[customer_id, date, amount])
     cal = to_timestamp(calibration_end, "calibration_end")

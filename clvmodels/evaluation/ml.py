@@ -103,8 +103,16 @@ def rfm_features(transactions: pd.DataFrame, cutoff, time_unit: str = "W", *,
     """
     cutoff = pd.Timestamp(cutoff)
     dates = transactions[date]
-    if not pd.api.types.is_datetime64_any_dtype(dates):
-        dates = pd.to_datetime(dates, format="ISO8601")
+    if not pd.api.types.is_datetime64_dtype(dates):  # the reading layer's date policy
+        from clvmodels.data.reading import parse_dates
+
+        dates = parse_dates(dates)[0]
+        if dates.isna().any():
+            from clvmodels.errors import InvalidTransactionsError
+
+            raise InvalidTransactionsError(
+                f"column {date!r}: {int(dates.isna().sum())} value(s) are not full dates; use "
+                "ISO dates (YYYY-MM-DD) or YYYYMMDD.")
     keep = (dates.dt.normalize() <= cutoff.normalize()).to_numpy()
     log = transactions.loc[keep, [customer_id, date, amount]]
     if len(log) == 0:

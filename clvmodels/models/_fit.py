@@ -103,7 +103,12 @@ from scipy import optimize
 from scipy.special import expit, ndtr, ndtri
 from threadpoolctl import threadpool_limits
 
-from clvmodels.errors import ConvergenceWarning, HessianWarning, InvalidParameterError
+from clvmodels.errors import (
+    ConvergenceWarning,
+    HessianWarning,
+    InvalidParameterError,
+    StatisticalWarning,
+)
 
 __all__ = [
     "CompressedData",
@@ -1034,6 +1039,13 @@ def _fit_prepared(
         not at_bound and gradient_norm < GRADIENT_TOLERANCE and np.isfinite(log_likelihood)
     )
 
+    if warn and n_unique < k:
+        warnings.warn(
+            f"The data have {n_unique} distinct history(ies) for {k} parameters ({names}): "
+            "the parameters are not identified, and the estimates (here "
+            + ", ".join(f"{names[j]}={theta[j]:.3g}" for j in range(k))
+            + ") are one of many equally good fits. Fit on more customers.",
+            StatisticalWarning, stacklevel=4)
     if warn and at_bound:
         values = {names[j]: float(theta[j]) for j in range(k) if names[j] in at_bound}
         custom = bound_message(values) if bound_message is not None else None

@@ -334,6 +334,14 @@ def expected_alive_periods(gamma, delta, start, length) -> np.ndarray:
     >>> float(np.round(expected_alive_periods(0.657, 2.783, 0, 1), 6))  # delta / (gamma + delta)
     0.809012
     """
+    log_r_start, factor, length = _alive_periods_parts(gamma, delta, start, length)
+    return np.where(length == 0, 0.0, np.exp(log_r_start) * factor)
+
+
+def _alive_periods_parts(gamma, delta, start, length):
+    """``(log R(start), delta (-expm1(D)) / (gamma - 1), length)``: their ``exp(.) *`` product
+    is :func:`expected_alive_periods`; callers multiplying it by a large factor add the logs
+    first (``R(start)`` underflows for large ``gamma`` and ``start``)."""
     start = _whole(start, "start")
     length = _whole(length, "length")
     start, length = np.broadcast_arrays(start, length)
@@ -346,8 +354,7 @@ def expected_alive_periods(gamma, delta, start, length) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         expm1_over = np.where(d == 0.0, 1.0, expm1(d) / np.where(d == 0.0, 1.0, d))
     ratio = -d_over_eps * expm1_over  # -expm1(D) / eps
-    out = delta * np.exp(log_r_start) * ratio
-    return np.where(length == 0, 0.0, out)
+    return log_r_start, delta * ratio, length
 
 
 _SHORT = 256  # sums of at most this many log1p terms are done term by term
@@ -474,7 +481,10 @@ def expected_purchases(params, frequency, recency, n_periods, t) -> np.ndarray:
     x, tx, n, t = (v.reshape(-1) for v in (x, tx, n, t))
     rows = _row_terms(p, _prepare(x, tx, n))[2]
     log_lead = log_beta(alpha + x + 1.0, beta + n - x) - log_beta(alpha, beta) - rows
-    return (np.exp(log_lead) * expected_alive_periods(gamma, delta, n, t)).reshape(shape)
+    # in log space: for large gamma and n, exp(log_lead) overflows where R(n) underflows
+    log_r_start, factor, length = _alive_periods_parts(gamma, delta, n, t)
+    out = np.where(length == 0, 0.0, np.exp(log_lead + log_r_start) * factor)
+    return out.reshape(shape)
 
 
 def expected_purchases_new_customer(params, t) -> np.ndarray:

@@ -37,6 +37,8 @@ __all__ = ["customer_lifetime_value", "convert_discount_rate", "expected_purchas
 # conditional-on-alive expectation does not depend on (see _factorized_curves).
 _HISTORY_COLUMNS = ("frequency", "recency", "T", "n_periods")
 _METHODS = ("auto", "exact", "factorized")
+#: Most discounting steps of one CLV computation (time is linear in the step count).
+MAX_STEPS = 10_000
 
 
 def step_times(horizon: float, periods_per_step: float = 1) -> np.ndarray:
@@ -55,6 +57,14 @@ def step_times(horizon: float, periods_per_step: float = 1) -> np.ndarray:
     horizon = _positive_number(horizon, "horizon")
     step = _positive_number(periods_per_step, "periods_per_step")
     ratio = horizon / step
+    if not ratio <= MAX_STEPS * (1 + 1e-9):
+        suggest = horizon / MAX_STEPS
+        raise InvalidParameterError(
+            f"horizon {horizon:g} in steps of {step:g} is {ratio:,.0f} discounting steps, more "
+            f"than the {MAX_STEPS:,} clvmodels evaluates (each step is one evaluation of every "
+            f"distinct history: time grows with the step count). Use longer steps, "
+            f"periods_per_step >= {suggest:.6g} (CLI: --periods-per-step), or a shorter horizon."
+        )
     n_steps = max(1, math.ceil(ratio - 1e-9 * max(1.0, ratio)))
     times = np.minimum(np.arange(1, n_steps + 1, dtype=float) * step, horizon)
     times[-1] = horizon
@@ -115,7 +125,8 @@ def _expected_purchases(purchase_model, frame: pd.DataFrame, t) -> np.ndarray:
     out = purchase_model.expected_purchases(frame, t)
     if isinstance(out, pd.Series | pd.DataFrame) and out.index.is_unique and frame.index.is_unique:
         out = out.reindex(frame.index)
-    values = np.asarray(out, dtype=float).reshape(-1)
+    # a copy: pandas may hand out a read-only view, and callers fill some rows in place
+    values = np.array(out, dtype=float).reshape(-1)
     if values.shape[0] != len(frame):
         raise CLVError(
             f"purchase_model.expected_purchases returned {values.shape[0]} values for "
@@ -499,7 +510,15 @@ def customer_lifetime_value(
         disc = total = np.zeros(0)
     else:
         disc, total = _purchase_sums(purchase_model, summary, times, discount, method)
-    clv = margin_value * spend_values * disc
+    with np.errstate(over="ignore", invalid="ignore"):
+        clv = margin_value * spend_values * disc
+    if not np.all(np.isfinite(clv)):
+        first = int(np.flatnonzero(~np.isfinite(clv))[0])
+        raise InvalidParameterError(
+            f"the CLV of {int((~np.isfinite(clv)).sum())} customer(s) overflows (first: "
+            f"customer {summary.index[first]!r}: margin {margin_value:g} x spend "
+            f"{spend_values[first]:g} x discounted purchases {disc[first]:g}); check margin "
+            "(a fraction, 1.0 = revenue) and the amounts' scale.")
     if interval is None:
         if not components:
             return pd.Series(clv, index=summary.index, name="clv")

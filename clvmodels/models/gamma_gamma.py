@@ -402,11 +402,11 @@ def expected_spend(params, frequency, monetary_value) -> np.ndarray:
     x, m = np.broadcast_arrays(x, m)
     if np.any(x < 0):
         raise InvalidCustomerDataError("frequency must be >= 0 (number of repeat transactions).")
-    bad_m = (x > 0) & (m <= 0)
+    bad_m = (x > 0) & ~(m >= 0)  # 0 is free repeat purchases: eq. (5) holds at mbar = 0
     if np.any(bad_m):
         first = np.flatnonzero(bad_m.ravel())[0]
         raise InvalidCustomerDataError(
-            f"monetary_value must be > 0 for customers with repeat transactions; "
+            f"monetary_value must be >= 0 for customers with repeat transactions; "
             f"{int(bad_m.sum())} row(s) are not (first at position {first}: frequency="
             f"{x.ravel()[first]:g}, monetary_value={m.ravel()[first]:g})."
         )
@@ -799,16 +799,26 @@ class GammaGamma(BaseModel):
         """
         data, index = self._prediction_data(summary, "expected_spend", **columns)
         x, m = data["frequency"], data["monetary_value"]
-        bad = (x > 0) & (m <= 0)
+        bad = (x > 0) & ~(m >= 0)
         if np.any(bad):
             pos = np.flatnonzero(bad)[:5]
             shown = "; ".join(f"{index.name or 'row'} {_id(index[i])!r}: frequency={x[i]:g}, "
                               f"monetary_value={m[i]:g}" for i in pos)
             raise InvalidSummaryError(
                 f"expected_spend(): {int(bad.sum())} customer(s) have repeat transactions but "
-                f"monetary_value <= 0 (first: {shown}); a mean transaction value must be > 0. "
+                f"monetary_value < 0 (first: {shown}); a mean transaction value must be >= 0. "
                 f"Check refunds or build the summary with clvmodels.rfm_summary(..., amount=...)."
             )
+        free = (x > 0) & (m == 0)
+        if np.any(free):
+            pos = np.flatnonzero(free)[:5]
+            shown = ", ".join(repr(_id(index[i])) for i in pos)
+            warnings.warn(
+                f"expected_spend(): {int(free.sum())} customer(s) (first: {shown}) have repeat "
+                "transactions that all cost 0. Gamma-Gamma's spend is positive, so these "
+                "customers were not part of its fit; their expected spend is eq. (5) at mean "
+                "value 0, p gamma / (p x + q - 1), the population mean shrunk by their free "
+                "purchases.", StatisticalWarning, stacklevel=2)
         values = expected_spend(self._params_array(), x, m)
         estimate = pd.Series(values, index=index, name="expected_spend")
         options = dict(interval=interval, method=method, n_draws=n_draws, n_boot=n_boot,

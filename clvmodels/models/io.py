@@ -184,8 +184,15 @@ def load_model(path: str | os.PathLike) -> BaseModel:
             text = handle.read()
     except OSError as exc:
         raise ModelFileError(f"cannot read model file {path!r}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(
+            f"model file {path!r} is not UTF-8 text (byte at offset {exc.start}); give the "
+            "JSON file written by model.save().") from None
     try:
         d = json.loads(text)
+    except RecursionError:
+        raise ModelFileError(f"{path!r} nests JSON too deeply to be a model file; give the "
+                             "file written by model.save().") from None
     except json.JSONDecodeError as exc:
         raise ModelFileError(
             f"{path!r} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clvmodels._output import atomic_path, check_writable
 from clvmodels.data import parse_dates
 from clvmodels.data.summary import time_unit_days
-from clvmodels.data.tables import atomic_path, check_writable
 from clvmodels.data.transactions import read_transactions, to_timestamp, validate_transactions
 from clvmodels.errors import InvalidParameterError
 from clvmodels.evaluation.base import calibration_only
