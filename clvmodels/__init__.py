@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str | None] = {
     "BGNBD": "clvmodels.models",
     "BGBB": "clvmodels.models",
     "GammaGamma": "clvmodels.models",
+    "GammaGompertzNBD": "clvmodels.models",
     "MBGNBD": "clvmodels.models",
     "ParetoNBD": "clvmodels.models",
     "ShiftedBetaGeometric": "clvmodels.models",

@@ -45,7 +45,8 @@ def test_the_names_people_read():
 
 def test_capability_queries():
     assert set(model_keys(kind="purchase", covariates=False)) == {"bgnbd", "mbgnbd",
-                                                                  "paretonbd"}
+                                                                  "paretonbd", "ggomnbd"}
+    assert display_name("ggomnbd") == "Gamma-Gompertz/NBD"
     assert model_keys(kind="spend") == ("gamma_gamma",)
     with pytest.raises(InvalidParameterError, match="unknown capability"):
         model_keys(colour="red")

@@ -18,6 +18,7 @@ from clvmodels.models.covariates import (
 )
 from clvmodels.models.forecast import forecast_customer_base, simulate_customer_base
 from clvmodels.models.gamma_gamma import GammaGamma
+from clvmodels.models.ggomnbd import GammaGompertzNBD
 from clvmodels.models.io import load_model
 from clvmodels.models.mbgnbd import MBGNBD
 from clvmodels.models.paretonbd import ParetoNBD
@@ -30,6 +31,7 @@ __all__ = [
     "BGNBDCovariates",
     "BGBB",
     "GammaGamma",
+    "GammaGompertzNBD",
     "MBGNBD",
     "ParetoNBD",
     "ParetoNBDCovariates",

@@ -17,7 +17,7 @@ Examples
 >>> get_spec("paretonbd").display_name
 'Pareto/NBD'
 >>> model_keys(kind="purchase", forecast=True)
-('bgnbd', 'mbgnbd', 'paretonbd')
+('bgnbd', 'mbgnbd', 'paretonbd', 'ggomnbd')
 >>> get_spec("bgnbd").model_class().__name__
 'BGNBD'
 """
@@ -107,6 +107,8 @@ _SPECS: tuple[ModelSpec, ...] = (
               conditional_pmf=True, forecast=True, legacy_names=("MBGNBD",)),
     ModelSpec("paretonbd", _M + "paretonbd", "ParetoNBD", "Pareto/NBD", "purchase",
               conditional_pmf=True, forecast=True, legacy_names=("ParetoNBD",)),
+    ModelSpec("ggomnbd", _M + "ggomnbd", "GammaGompertzNBD", "Gamma-Gompertz/NBD", "purchase",
+              conditional_pmf=True, forecast=True, legacy_names=("GammaGompertzNBD",)),
     ModelSpec("bgbb", _M + "bgbb", "BGBB", "BG/BB", "discrete",
               legacy_names=("BGBB",)),
     ModelSpec("sbg", _M + "sbg", "ShiftedBetaGeometric", "sBG", "contractual",
