@@ -158,7 +158,8 @@ def test_cdnow_holdout_forecast(cdnow):
 
 def test_errors(simulated):
     s, m, _ = simulated
-    with pytest.raises(InvalidParameterError, match="BG/NBD, MBG/NBD and Pareto/NBD"):
+    with pytest.raises(InvalidParameterError,
+                       match="BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gompertz/NBD"):
         forecast_customer_base(BGBB.from_params(alpha=1, beta=1, gamma=1, delta=1), s, 4)
     with pytest.raises(InvalidParameterError, match="interval"):
         forecast_customer_base(m, s, 4, interval=90)
