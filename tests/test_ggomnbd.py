@@ -246,6 +246,15 @@ def test_conditional_expectation_and_p_alive_match_a_simulated_cohort():
     se = holdout.std(ddof=1) / np.sqrt(holdout.size)
     assert abs(ours.mean() - holdout.mean()) < 4 * se, (ours.mean(), holdout.mean(), se)
     p = gg.probability_alive(params, x, tx, T)
+    # the remaining lifetime with the Gompertz clock restarted at T (survival
+    # (B/(B + e^{bu} - 1))^s, B = beta - 1 + e^{bT}: the form of the CET reference in
+    # CLVTools' test_correctness_ggomnbd.R) misses the simulation by far
+    big_b = params[4] - 1 + np.exp(params[2] * 30.0)
+    u = np.linspace(0.0, 30.0, 30_001)
+    restart = (big_b / (big_b + np.expm1(params[2] * u))) ** params[3]
+    window = float(np.sum((restart[1:] + restart[:-1]) / 2) * (u[1] - u[0]))
+    forgetful = p * (params[0] + x) / (params[1] + T) * window
+    assert abs(forgetful.mean() - holdout.mean()) > 20 * se
     se = alive.std(ddof=1) / np.sqrt(alive.size)
     assert abs(p.mean() - alive.mean()) < 4 * se
 
