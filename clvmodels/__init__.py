@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str | None] = {
     "BGBB": "clvmodels.models",
     "GammaGamma": "clvmodels.models",
     "FitResult": "clvmodels.models",
+    "GammaGompertzNBD": "clvmodels.models",
     "MBGNBD": "clvmodels.models",
     "NBD": "clvmodels.models",
     "BGCNBD": "clvmodels.models",

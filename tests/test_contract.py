@@ -48,6 +48,7 @@ from clvmodels.data._simulate_family import (
     simulate_mbgnbd_summary,
     simulate_sbg_lifetimes,
 )
+from clvmodels.data._simulate_ggom import simulate_ggomnbd_summary
 from clvmodels.data._simulate_paretonbd import simulate_paretonbd_summary
 from clvmodels.data.simulate import simulate_bgnbd_summary, simulate_gamma_gamma_spend
 from clvmodels.errors import CLVError, InvalidParameterError, ModelFileError, NotFittedError
@@ -57,6 +58,7 @@ from clvmodels.models.bgnbd import BGNBD
 from clvmodels.models.covariates import BGNBDCovariates, ParetoNBDCovariates
 from clvmodels.models.forecast import simulate_customer_base
 from clvmodels.models.gamma_gamma import GammaGamma
+from clvmodels.models.ggomnbd import GammaGompertzNBD
 from clvmodels.models.io import load_model
 from clvmodels.models.mbgcnbd import MBGCNBD
 from clvmodels.models.mbgnbd import MBGNBD
@@ -122,6 +124,13 @@ CASES = [
         "ParetoNBD", ParetoNBD, {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669},
         simulate=lambda n, p, seed: _daily(
             simulate_paretonbd_summary(n, **p, T=_cohorts(n, seed), random_state=seed)),
+        columns=("frequency", "recency", "T"),
+    ),
+    ModelCase(
+        "GammaGompertzNBD", GammaGompertzNBD,
+        {"r": 1.0, "alpha": 6.0, "b": 0.08, "s": 1.5, "beta": 4.0},
+        simulate=lambda n, p, seed: _daily(
+            simulate_ggomnbd_summary(n, **p, T=_cohorts(n, seed), random_state=seed)),
         columns=("frequency", "recency", "T"),
     ),
     ModelCase(

@@ -26,7 +26,7 @@ CAL, OBS = "1997-09-30", "1998-06-30"
 def test_the_harness_model_methods_are_the_registrys_purchase_models():
     keys = model_keys(kind="purchase", covariates=False, engine="ml")  # not the MCMC model
     assert purchase_model_keys() == keys and set(keys) == {"bgnbd", "paretonbd", "mbgnbd",
-                                                          "nbd", "bgcnbd", "mbgcnbd"}
+                                                          "nbd", "bgcnbd", "mbgcnbd", "ggomnbd"}
     assert set(keys) <= set(available_methods())
     assert set(covariate_model_keys()) == {"bgnbd_covariates", "paretonbd_covariates"}
     for key in keys:
@@ -121,7 +121,8 @@ def test_model_file_errors_name_models_as_people_read_them(tmp_path):
     good = json.loads(path.read_text())
     swapped = dict(good, purchase_model=good["spend_model"])
     path.write_text(json.dumps(swapped))
-    expected = r"expected BG/NBD, MBG/NBD, Pareto/NBD, NBD, BG/CNBD-k or MBG/CNBD-k\."
+    expected = (r"expected BG/NBD, MBG/NBD, Pareto/NBD, NBD, BG/CNBD-k, MBG/CNBD-k or "
+                r"Gamma-Gompertz/NBD\.")
     with pytest.raises(ModelFileError, match=r"Gamma-Gamma is not a purchase model .*; "
                                              + expected):
         load_bundle(path)

@@ -46,8 +46,9 @@ def test_the_names_people_read():
 def test_capability_queries():
     assert set(model_keys(kind="purchase", covariates=False)) == {"bgnbd", "mbgnbd",
                                                                   "paretonbd", "nbd", "bgcnbd",
-                                                                  "mbgcnbd", "paretoggg"}
+                                                                  "mbgcnbd", "ggomnbd", "paretoggg"}
     assert model_keys(engine="mcmc") == ("paretoggg",)
+    assert display_name("ggomnbd") == "Gamma-Gompertz/NBD"
     assert model_keys(kind="spend") == ("gamma_gamma",)
     with pytest.raises(InvalidParameterError, match="unknown capability"):
         model_keys(colour="red")

@@ -22,6 +22,7 @@ from clvmodels.models.covariates import (
 )
 from clvmodels.models.forecast import forecast_customer_base, simulate_customer_base
 from clvmodels.models.gamma_gamma import GammaGamma
+from clvmodels.models.ggomnbd import GammaGompertzNBD
 from clvmodels.models.io import load_model
 from clvmodels.models.mbgcnbd import MBGCNBD
 from clvmodels.models.mbgnbd import MBGNBD
@@ -44,6 +45,7 @@ __all__ = [
     "BGNBDCovariates",
     "BGBB",
     "GammaGamma",
+    "GammaGompertzNBD",
     "MBGNBD",
     "MBGCNBD",
     "NBD",

@@ -17,7 +17,7 @@ Examples
 >>> get_spec("paretonbd").display_name
 'Pareto/NBD'
 >>> model_keys(kind="purchase", forecast=True)
-('bgnbd', 'mbgnbd', 'paretonbd', 'nbd', 'bgcnbd', 'mbgcnbd')
+('bgnbd', 'mbgnbd', 'paretonbd', 'nbd', 'bgcnbd', 'mbgcnbd', 'ggomnbd')
 >>> get_spec("bgnbd").model_class().__name__
 'BGNBD'
 """
@@ -122,6 +122,8 @@ _SPECS: tuple[ModelSpec, ...] = (
               conditional_pmf=True, forecast=True, legacy_names=("BGCNBD",)),
     ModelSpec("mbgcnbd", _M + "mbgcnbd", "MBGCNBD", "MBG/CNBD-k", "purchase",
               conditional_pmf=True, forecast=True, legacy_names=("MBGCNBD",)),
+    ModelSpec("ggomnbd", _M + "ggomnbd", "GammaGompertzNBD", "Gamma-Gompertz/NBD", "purchase",
+              conditional_pmf=True, forecast=True, legacy_names=("GammaGompertzNBD",)),
     # Bayesian (MCMC): predictions from posterior draws; no parameter-uncertainty
     # ``interval=`` (the draws are the uncertainty), no closed-form conditional PMF
     # (ParetoGGG.simulate_holdout_counts gives posterior predictive count draws), not
