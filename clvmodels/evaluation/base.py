@@ -19,7 +19,7 @@ The protocol (duck-typed; subclassing :class:`Method` is optional)
     After :meth:`fit`, the fitted model objects the method is made of, by
     role (``{"purchase": BGNBD(...), "spend": GammaGamma(...)}``); the
     harness keeps them in its fit records
-    (:attr:`clvmodels.evaluation.ComparisonResult.fits`). Default: empty.
+    (``ComparisonResult.fits``). Default: empty.
 ``needs_transactions`` : bool, default False
     True when :meth:`fit` needs the calibration transaction log.
 ``fit(summary, transactions=None) -> self``

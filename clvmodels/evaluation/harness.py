@@ -52,7 +52,7 @@ class FitRecord:
         The name the method is compared under (the result's ``method`` column).
     display_name : str
         The name people read ("BG/NBD + Gamma-Gamma"), as in
-        :attr:`ComparisonResult.display_names`.
+        ``ComparisonResult.display_names``.
     models : dict
         The fitted model objects the method is made of, by role
         (``{"purchase": ..., "spend": ...}``; the method's ``fitted_models``),

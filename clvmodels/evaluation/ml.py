@@ -233,7 +233,8 @@ class GradientBoosting(Method):
     def training_data(self, horizon: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Features at the inner cutoff and targets in ``(inner cutoff, calibration_end]``.
 
-        Returns ``(X, y)``: X from :func:`rfm_features` on the log truncated at
+        Returns ``(X, y)``: X from :func:`clvmodels.evaluation.ml.rfm_features` on the log
+        truncated at
         the inner cutoff; y with columns ``transactions`` (transaction days in
         the window) and ``revenue`` (spend in it), 0 for customers who did not
         buy. Raises :class:`~clvmodels.errors.InvalidParameterError` when the

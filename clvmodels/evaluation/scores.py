@@ -152,7 +152,7 @@ def distribution_scores(result, *, level: float = 0.9, bins: int = 10,
 
 def count_pmf_matrix(model, summary: pd.DataFrame, t, max_count: int | None = None,
                      *, tail_tolerance: float = 1e-6) -> pd.DataFrame:
-    """``P(X_i = n)`` of each customer's purchases in the next ``t`` for ``n = 0 .. max_count``.
+    """``P(X_i = n)`` of each customer's purchases in the next ``t``, ``n`` from 0 to ``max_count``.
 
     Parameters
     ----------

@@ -565,7 +565,7 @@ class BaseModel(_Hyperparameters):
 
     @property
     def fit_info_(self) -> _FitInfoView:
-        """The convergence facts as a dict-like view of :attr:`fit_result_` (compatibility).
+        """The convergence facts as a dict-like view of ``fit_result_`` (compatibility).
 
         Keys ``message``, ``n_iterations``, ``n_evaluations``, ``gradient_norm``,
         ``n_starts``, ``start_log_likelihoods``, ``n_unique_rows``, ``hessian_ok``,

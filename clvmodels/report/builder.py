@@ -196,7 +196,7 @@ def validation_report(
     Runs :func:`clvmodels.compare` (every method fitted on the calibration
     period, scored on the holdout, repeated over ``n_splits`` backtest
     cutoffs), reads the models the harness fitted at every cutoff, with their
-    warnings, from :attr:`~clvmodels.evaluation.ComparisonResult.fits` (for
+    warnings, from ``ComparisonResult.fits`` (for
     the parameter-stability tables; nothing is refitted), and renders the
     sections listed in :data:`SECTIONS`. Methods appear under their display
     names ("BG/NBD + Gamma-Gamma"); table ids keep the method names. The
