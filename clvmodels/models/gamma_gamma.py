@@ -685,8 +685,9 @@ class GammaGamma(BaseModel):
                     f"with a repeat transaction to fit the Gamma-Gamma model on."
                 )
             warnings.warn(
-                f"GammaGamma.fit left out {n_invalid} of {x.size} customers with frequency == 0 "
-                f"or monetary_value <= 0 (no repeat transaction of positive value to average); "
+                f"The Gamma-Gamma fit left out {n_invalid} of {x.size} customers with frequency "
+                f"== 0 or monetary_value <= 0 (no repeat transaction of positive value to "
+                f"average); "
                 f"fitted on the other {int(keep.sum())}.",
                 ExcludedCustomersWarning,
                 stacklevel=2,

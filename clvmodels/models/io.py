@@ -29,6 +29,7 @@ import numpy as np
 
 from clvmodels.errors import InvalidParameterError, ModelFileError
 from clvmodels.models._base import FORMAT_VERSION, BaseModel
+from clvmodels.models._fit import get_transform
 from clvmodels.models.registry import get_spec, model_specs
 
 __all__ = ["load_model", "model_from_dict"]
@@ -99,9 +100,10 @@ def model_from_dict(d: dict, *, source: str = "the model description") -> BaseMo
     if not isinstance(params, dict) or sorted(params) != sorted(names):
         got = sorted(params) if isinstance(params, dict) else params
         fail(f"params must be an object with exactly the keys {names}, got {got!r}.")
+    transform_of = getattr(cls, "_transform_of", None)  # an MCMC model keeps positive params
     for p in names:
         v = params[p]
-        transform = cls._transform_of(p)
+        transform = transform_of(p) if transform_of is not None else get_transform("log")
         if not _is_number(v) or not bool(transform.in_domain(np.float64(v))):
             what = {"> 0": "positive number", "real": "number"}.get(
                 transform.domain, f"number {transform.domain}")
