@@ -87,3 +87,24 @@ def test_user_errors_exit_2_with_one_message_and_no_file(tmp_path, events_csv):
                   "--model", str(tmp_path / "missing.json"))
     assert res.returncode == 2 and "cannot read model file" in res.stderr
     assert not out.exists()
+
+
+def test_hostile_event_files_and_outputs_are_refused_with_one_message(tmp_path, events_csv):
+    """The funnel reads through the package's reading layer and writes through its output
+    layer: a latin-1 byte, a row with an extra field and an output naming the input all exit 2
+    with one message, and the input is left as it was."""
+    text = events_csv.read_text()
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(text.encode() + b"L9,lead,2024-01-0\xe9\n")
+    extra = tmp_path / "extra.csv"
+    extra.write_text(text + "L9,lead,2024-01-02,web,1,029\n")
+    for bad, needle in ((latin, "UTF-8"), (extra, "field")):
+        out = tmp_path / "out.csv"
+        res = run_cli("funnel", str(bad), "--out", str(out))
+        assert res.returncode == 2, res.stderr
+        assert needle in res.stderr and "Traceback" not in res.stderr
+        assert not out.exists()
+    before = events_csv.read_bytes()
+    res = run_cli("funnel", str(events_csv), "--out", str(events_csv))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert events_csv.read_bytes() == before

@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.reading import read_table
 from clvmodels.data.transactions import parse_dates
 from clvmodels.errors import (
     ExcludedCustomersWarning,
@@ -80,7 +81,7 @@ _SKIPPED_POLICIES = ("error", "pass")
 
 
 def read_events(path, columns=None) -> pd.DataFrame:
-    """Read an event log from a ``.csv`` or ``.parquet`` file (ids and dates kept as text).
+    """Read an event log from a CSV, TSV or Parquet file (ids and dates kept as text).
 
     Examples
     --------
@@ -94,16 +95,9 @@ def read_events(path, columns=None) -> pd.DataFrame:
     p = Path(os.fspath(path))
     if not p.is_file():
         raise InvalidFunnelEventsError(f"event file {str(path)!r} does not exist; check the path.")
-    suffixes = [s.lower() for s in p.suffixes]
-    if suffixes and suffixes[-1] in (".parquet", ".pq"):
-        frame = pd.read_parquet(p, columns=columns)
-    elif ".csv" in suffixes:
-        frame = pd.read_csv(p, dtype=str, usecols=columns, keep_default_na=False,
-                            na_values=[""])
-    else:
-        raise InvalidFunnelEventsError(
-            f"cannot tell the format of {str(path)!r} from its extension; use .csv or .parquet.")
-    return frame
+    # the package's one reading layer: format and compression by content, UTF-8, rows with
+    # the header's field count, duplicated column names refused (see clvmodels.data.reading)
+    return read_table(p, columns, text_columns="all")
 
 
 def _check_stages(stages, lost) -> tuple[str, ...]:
